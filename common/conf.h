@@ -54,6 +54,11 @@ int conf_parse(struct conf *c, const char *text, size_t len, char *err, size_t e
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 /* One key from the command line or a control request; same checks as the file. */
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
+/*
+ * conf_set adds to a repeatable key's list; conf_clear empties the list
+ * first (so the first --listen replaces the file's), or unsets tracker_listen.
+ */
+int conf_clear(struct conf *c, const char *key, char *err, size_t errlen);
 /* Deep copy; 0 or -1. */
 int conf_copy(struct conf *dst, const struct conf *src);
 /* Prints the effective settings in config-file syntax (p2pd -nv). */

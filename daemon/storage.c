@@ -1,0 +1,279 @@
+/* storage.c: maps pieces onto files and reads them with pread, for worker threads. */
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metainfo.h"
+#include "sha.h"
+
+struct sfile {
+	char *path;
+	uint64_t length;
+	uint64_t offset;
+};
+
+struct storage {
+	struct sfile *files;
+	size_t nfiles;
+	uint32_t piece_length;
+	uint32_t piece_count;
+	uint64_t total;
+};
+
+struct storage_reader {
+	struct storage *st;
+	int fd;
+	size_t fd_file;		/* index of the file fd refers to */
+};
+
+struct storage *
+storage_new(const struct storage_file *files, size_t nfiles,
+    uint32_t piece_length, uint64_t total_length)
+{
+	struct storage *st;
+	uint64_t off = 0;
+
+	if (piece_length == 0 || (st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	if (nfiles && (st->files = calloc(nfiles, sizeof(*st->files))) == NULL) {
+		free(st);
+		return NULL;
+	}
+	st->nfiles = nfiles;
+	for (size_t i = 0; i < nfiles; i++) {
+		st->files[i].length = files[i].length;
+		st->files[i].offset = off;
+		off += files[i].length;
+		if ((st->files[i].path = strdup(files[i].path)) == NULL) {
+			storage_free(st);
+			return NULL;
+		}
+	}
+	if (off != total_length) {
+		storage_free(st);
+		return NULL;
+	}
+	st->piece_length = piece_length;
+	st->total = total_length;
+	st->piece_count = (uint32_t)((total_length + piece_length - 1) / piece_length);
+	return st;
+}
+
+struct storage *
+storage_from_metainfo(const struct metainfo *mi, const char *root)
+{
+	struct storage_file *sf;
+	struct storage *st = NULL;
+	size_t i;
+
+	if ((sf = calloc(mi->file_count ? mi->file_count : 1, sizeof(*sf))) == NULL)
+		return NULL;
+	for (i = 0; i < mi->file_count; i++) {
+		char *p;
+		if (!mi->multi_file)
+			p = strdup(root);
+		else if (asprintf(&p, "%s/%s", root, mi->files[i].path) == -1)
+			p = NULL;
+		if (p == NULL)
+			goto out;
+		sf[i].path = p;
+		sf[i].length = mi->files[i].length;
+	}
+	st = storage_new(sf, mi->file_count, mi->piece_length, mi->total_length);
+out:
+	while (i-- > 0)
+		free((char *)sf[i].path);
+	free(sf);
+	return st;
+}
+
+void
+storage_free(struct storage *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nfiles; i++)
+		free(st->files[i].path);
+	free(st->files);
+	free(st);
+}
+
+uint32_t
+storage_piece_count(const struct storage *st)
+{
+	return st->piece_count;
+}
+
+uint32_t
+storage_piece_size(const struct storage *st, uint32_t piece)
+{
+	uint64_t start = (uint64_t)piece * st->piece_length;
+
+	if (piece >= st->piece_count)
+		return 0;
+	if (st->total - start < st->piece_length)
+		return (uint32_t)(st->total - start);
+	return st->piece_length;
+}
+
+uint64_t
+storage_total_length(const struct storage *st)
+{
+	return st->total;
+}
+
+size_t
+storage_file_count(const struct storage *st)
+{
+	return st->nfiles;
+}
+
+const char *
+storage_file_path(const struct storage *st, size_t i)
+{
+	return i < st->nfiles ? st->files[i].path : NULL;
+}
+
+uint64_t
+storage_file_length(const struct storage *st, size_t i)
+{
+	return i < st->nfiles ? st->files[i].length : 0;
+}
+
+int
+storage_file_pieces(const struct storage *st, size_t i, uint32_t *first, uint32_t *last)
+{
+	const struct sfile *f;
+
+	if (i >= st->nfiles || st->files[i].length == 0)
+		return -1;
+	f = &st->files[i];
+	*first = (uint32_t)(f->offset / st->piece_length);
+	*last = (uint32_t)((f->offset + f->length - 1) / st->piece_length);
+	return 0;
+}
+
+/* Index of the first non-empty file holding byte off. */
+static size_t
+storage_file_at(const struct storage *st, uint64_t off)
+{
+	size_t lo = 0, hi = st->nfiles;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->files[mid].offset + st->files[mid].length <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct storage_reader *
+storage_reader_new(struct storage *st)
+{
+	struct storage_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->st = st;
+	r->fd = -1;
+	return r;
+}
+
+void
+storage_reader_free(struct storage_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	free(r);
+}
+
+static enum storage_status
+reader_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
+{
+	const char *path = r->st->files[fi].path;
+
+	if (r->fd != -1 && r->fd_file == fi)
+		return STORAGE_OK;
+	if (r->fd != -1)
+		close(r->fd);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (r->fd == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return STORAGE_MISSING;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return STORAGE_ERROR;
+	}
+	r->fd_file = fi;
+	return STORAGE_OK;
+}
+
+enum storage_status
+storage_read(struct storage_reader *r, uint64_t off, void *out, size_t len,
+    char *err, size_t errlen)
+{
+	struct storage *st = r->st;
+	uint8_t *p = out;
+	size_t fi;
+
+	if (off > st->total || len > st->total - off) {
+		snprintf(err, errlen, "read past the end of the torrent");
+		return STORAGE_ERROR;
+	}
+	fi = storage_file_at(st, off);
+	while (len > 0) {
+		struct sfile *f = &st->files[fi];
+		uint64_t foff = off - f->offset;
+		size_t n = f->length - foff < len ? (size_t)(f->length - foff) : len;
+		enum storage_status s;
+		ssize_t got;
+
+		if (n == 0) {
+			fi++;
+			continue;
+		}
+		if ((s = reader_open(r, fi, err, errlen)) != STORAGE_OK)
+			return s;
+		got = pread(r->fd, p, n, (off_t)foff);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(errno));
+			return STORAGE_ERROR;
+		}
+		if (got == 0)
+			return STORAGE_MISSING;	/* shorter than the torrent says */
+		p += got;
+		off += (uint64_t)got;
+		len -= (size_t)got;
+		if ((uint64_t)got == f->length - foff)
+			fi++;
+	}
+	return STORAGE_OK;
+}
+
+enum storage_status
+storage_hash_piece(struct storage_reader *r, uint32_t piece, uint8_t *buf,
+    uint8_t out[20], char *err, size_t errlen)
+{
+	uint32_t n = storage_piece_size(r->st, piece);
+	enum storage_status s;
+
+	if (n == 0) {
+		snprintf(err, errlen, "piece %u out of range", piece);
+		return STORAGE_ERROR;
+	}
+	s = storage_read(r, (uint64_t)piece * r->st->piece_length, buf, n, err, errlen);
+	if (s != STORAGE_OK)
+		return s;
+	sha1(buf, n, out);
+	return STORAGE_OK;
+}

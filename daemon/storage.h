@@ -1,0 +1,53 @@
+/* storage.h: a torrent's bytes on disk: piece <-> file mapping, reads and piece hashing. */
+#ifndef P2P_STORAGE_H
+#define P2P_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct storage;
+struct metainfo;
+
+/*
+ * Only storage touches torrent data files. Its functions block: call them
+ * from worker jobs, never from the event loop. A storage is immutable after
+ * creation, so jobs on several threads may share it; each job reads through
+ * its own storage_reader, which keeps the current file open between pieces.
+ */
+struct storage_file {
+	const char *path;	/* absolute path of the file */
+	uint64_t length;
+};
+
+struct storage *storage_new(const struct storage_file *files, size_t nfiles,
+    uint32_t piece_length, uint64_t total_length);
+/* Layout of a parsed torrent whose data lives at root (file or directory). */
+struct storage *storage_from_metainfo(const struct metainfo *mi, const char *root);
+void storage_free(struct storage *st);
+uint32_t storage_piece_count(const struct storage *st);
+uint32_t storage_piece_size(const struct storage *st, uint32_t piece);
+uint64_t storage_total_length(const struct storage *st);
+size_t storage_file_count(const struct storage *st);
+const char *storage_file_path(const struct storage *st, size_t i);
+uint64_t storage_file_length(const struct storage *st, size_t i);
+/* Byte range [*first, *last] of pieces that file i touches; 0, or -1 for an empty file. */
+int storage_file_pieces(const struct storage *st, size_t i, uint32_t *first, uint32_t *last);
+
+enum storage_status {
+	STORAGE_OK = 0,
+	STORAGE_MISSING = 1,	/* a file is absent or shorter than its length */
+	STORAGE_ERROR = -1,	/* any other I/O error; err says what */
+};
+
+struct storage_reader;
+
+struct storage_reader *storage_reader_new(struct storage *st);
+void storage_reader_free(struct storage_reader *r);
+/* Reads len bytes at torrent offset off into out. */
+enum storage_status storage_read(struct storage_reader *r, uint64_t off, void *out,
+    size_t len, char *err, size_t errlen);
+/* SHA-1 of piece i; buf must hold the piece (storage_piece_size). */
+enum storage_status storage_hash_piece(struct storage_reader *r, uint32_t piece,
+    uint8_t *buf, uint8_t out[20], char *err, size_t errlen);
+
+#endif
