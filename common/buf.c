@@ -225,3 +225,62 @@ rd_be64(struct rd *r, uint64_t *v)
 	*v = ((uint64_t)hi << 32) | lo;
 	return 0;
 }
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int
+buf_put_base64(struct buf *b, const void *src, size_t n)
+{
+	const uint8_t *p = src;
+
+	if (buf_reserve(b, (n + 2) / 3 * 4) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		size_t left = n - i;
+		if (left > 1)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (left > 2)
+			v |= p[i + 2];
+		b->data[b->len++] = (uint8_t)b64chars[(v >> 18) & 63];
+		b->data[b->len++] = (uint8_t)b64chars[(v >> 12) & 63];
+		b->data[b->len++] = left > 1 ? (uint8_t)b64chars[(v >> 6) & 63] : '=';
+		b->data[b->len++] = left > 2 ? (uint8_t)b64chars[v & 63] : '=';
+	}
+	return 0;
+}
+
+static int
+b64val(char c)
+{
+	const char *p = c ? strchr(b64chars, c) : NULL;
+	return p ? (int)(p - b64chars) : -1;
+}
+
+int
+buf_put_unbase64(struct buf *b, const char *s, size_t n)
+{
+	if (n % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+		uint8_t out[3];
+		for (int k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			/* Data after padding is malformed. */
+			if (pad || (v[k] = b64val(s[i + k])) < 0)
+				return -1;
+		}
+		out[0] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+		out[1] = (uint8_t)(v[1] << 4 | v[2] >> 2);
+		out[2] = (uint8_t)(v[2] << 6 | v[3]);
+		if (buf_append(b, out, (size_t)(3 - pad)) == -1)
+			return -1;
+	}
+	return 0;
+}

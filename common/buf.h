@@ -27,6 +27,10 @@ int buf_put_be64(struct buf *b, uint64_t v);
 /* Drop the first n bytes (n is clamped to len). */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
+/* Base64 (RFC 4648, padded) of n bytes. */
+int buf_put_base64(struct buf *b, const void *p, size_t n);
+/* Decodes strict padded base64; -1 on any other character or bad length. */
+int buf_put_unbase64(struct buf *b, const char *s, size_t n);
 /* Hand the bytes over to the caller (NUL-terminated); the buffer is left empty. */
 char *buf_steal(struct buf *b, size_t *len);
 

@@ -36,6 +36,7 @@ struct ctl_client {
 	struct buf out;
 	uint32_t events;	/* subscription mask */
 	int closing;		/* flush what is queued, then close */
+	unsigned deferred;	/* answers still owed by async work */
 	int dead;		/* close at the end of the callback */
 	int in_cb;
 };
@@ -156,7 +157,7 @@ client_write(struct ctl_client *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
-	if (c->closing)
+	if (c->closing && c->deferred == 0)
 		c->dead = 1;
 }
 
@@ -227,7 +228,7 @@ client_read(struct ctl_client *c)
 		off += linelen + 1;
 	}
 	buf_consume(&c->in, off);
-	if (c->closing && c->out.len == 0)
+	if (c->closing && c->out.len == 0 && c->deferred == 0)
 		c->dead = 1;
 }
 
@@ -452,6 +453,26 @@ ctl_reply_error(struct ctl_client *c, json_t *id, int code, const char *fmt, ...
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ctl_reply(c, rpc_error(id, code, msg));
+}
+
+void
+ctl_client_defer(struct ctl_client *c)
+{
+	c->deferred++;
+}
+
+void
+ctl_reply_deferred(struct ctl *ctl, uint64_t client, json_t *msg)
+{
+	struct ctl_client *c = ctl_client_find(ctl, client);
+
+	if (c == NULL) {
+		json_decref(msg);
+		return;
+	}
+	if (c->deferred > 0)
+		c->deferred--;
+	ctl_reply(c, msg);
 }
 
 uint64_t

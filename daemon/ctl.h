@@ -49,6 +49,13 @@ void ctl_reply(struct ctl_client *c, json_t *msg);
 void ctl_reply_result(struct ctl_client *c, json_t *id, json_t *result);
 void ctl_reply_error(struct ctl_client *c, json_t *id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * For answers that async work gives later: defer counts one owed answer, so
+ * a client that half-closes its socket still gets it; reply_deferred sends it
+ * (to nobody, if the client left meanwhile) and settles the count.
+ */
+void ctl_client_defer(struct ctl_client *c);
+void ctl_reply_deferred(struct ctl *ctl, uint64_t client, json_t *msg);
 /* Stable number for a client, to answer later after async work. */
 uint64_t ctl_client_id(const struct ctl_client *c);
 struct ctl_client *ctl_client_find(struct ctl *ctl, uint64_t id);

@@ -1,4 +1,4 @@
-/* store.c: the SQLite state database: schema migrations, torrents, search, peers, settings. */
+/* store.c: the SQLite state database: schema, torrents, search, peers, settings. */
 #include "store.h"
 
 #include <sqlite3.h>
@@ -12,10 +12,11 @@
 
 #define nitems(a)		(sizeof(a) / sizeof((a)[0]))
 
-#define STORE_BUSY_MS		1000	/* long enough for a checkpoint, short enough to tell a person */
+/* Long enough to wait out a checkpoint, short enough to tell a person soon. */
+#define STORE_BUSY_MS		1000
 #define STORE_PEERS_MAX		200	/* known peers kept per torrent */
 #define STORE_SEARCH_MAX	1000	/* matches returned by one search */
-#define STORE_QUERY_MAX		4096	/* bytes of FTS5 query built from user words */
+#define STORE_WORDS_MAX		1024	/* search input bytes; past it nothing matches */
 
 /*
  * Entry i takes the schema from user_version i to i + 1, inside one
@@ -119,8 +120,9 @@ enum stmt {
 	ST_COUNT
 };
 
-#define TORRENT_COLUMNS	"id, info_hash, name, info, data_path, save_dir, origin," \
-	" paused, needs_check, have, added_at, completed_at, uploaded, downloaded, error"
+#define TORRENT_COLUMNS	"id, info_hash, name, info, data_path, save_dir," \
+	" origin, paused, needs_check, have, added_at, completed_at, uploaded," \
+	" downloaded, error"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	/* IMMEDIATE: take the write lock now rather than fail half way through. */
@@ -133,11 +135,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
 	[ST_USER_VERSION] = "PRAGMA user_version",
 	[ST_TORRENT_INSERT] = "INSERT INTO torrents (" TORRENT_COLUMNS ")"
-	    " VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+	    " VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " ?13, ?14)"
 	    " ON CONFLICT (info_hash) DO NOTHING",
 	[ST_TORRENT_DELETE] = "DELETE FROM torrents WHERE id = ?1",
 	[ST_SET_PAUSED] = "UPDATE torrents SET paused = ?2 WHERE id = ?1",
-	[ST_SET_HAVE] = "UPDATE torrents SET have = ?2, needs_check = ?3 WHERE id = ?1",
+	[ST_SET_HAVE] = "UPDATE torrents SET have = ?2, needs_check = ?3"
+	    " WHERE id = ?1",
 	[ST_SET_ERROR] = "UPDATE torrents SET error = ?2 WHERE id = ?1",
 	[ST_SET_COUNTERS] = "UPDATE torrents SET uploaded = ?2, downloaded = ?3,"
 	    " completed_at = ?4 WHERE id = ?1",
@@ -159,7 +163,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SETTING_SET] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[ST_SETTING_DELETE] = "DELETE FROM settings WHERE key = ?1",
-	[ST_PEER_ADD] = "INSERT INTO peers (torrent_id, addr, seen_at) VALUES (?1, ?2, ?3)"
+	[ST_PEER_ADD] = "INSERT INTO peers (torrent_id, addr, seen_at)"
+	    " VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT (torrent_id, addr)"
 	    " DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
 	[ST_PEER_TRIM] = "DELETE FROM peers WHERE rowid IN"
@@ -317,6 +322,15 @@ pragma_int(sqlite3 *db, const char *sql, int *v)
 	return rc;
 }
 
+/* SQLite's check reports span lines; a log line must not. */
+static void
+one_line(char *p)
+{
+	for (; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+}
+
 /*
  * Runs quick_check; on damage SQLite either fails the statement or returns
  * rows describing it, the first of which goes into detail.
@@ -338,6 +352,7 @@ quick_check(sqlite3 *db, char *detail, size_t len)
 			rc = SQLITE_OK;
 		else {
 			snprintf(detail, len, "%s", row ? row : "no result");
+			one_line(detail);
 			rc = SQLITE_CORRUPT;
 		}
 	} else if (rc == SQLITE_DONE)
@@ -346,7 +361,7 @@ quick_check(sqlite3 *db, char *detail, size_t len)
 	return rc;
 }
 
-/* Brings the schema from version from to STORE_SCHEMA_VERSION; a write transaction is open. */
+/* Brings the schema from version from to the current one, under the write lock. */
 static int
 migrate(sqlite3 *db, int from)
 {
@@ -426,15 +441,55 @@ store_free(struct store *s)
 	free(s);
 }
 
+static void
+refuse_newer(char *err, size_t errlen, const char *path, int version)
+{
+	seterr(err, errlen, "%s: database schema version %d is newer than this"
+	    " p2pd supports (%d); upgrade p2pd", path, version,
+	    STORE_SCHEMA_VERSION);
+}
+
 /*
- * The checks that need the write lock: BEGIN IMMEDIATE fails if another
- * process is writing (most likely another p2pd on the same state), then the
- * file is checked and migrated under that lock so nobody sees half a schema.
+ * Everything before the first write is a read: a file that is not a
+ * database, is from a newer p2pd, or is damaged is refused before anything
+ * (the switch to WAL included) changes a byte of it.
  */
 static int
-open_locked(struct store *s, const char *path, char *err, size_t errlen)
+open_check(struct store *s, const char *path, char *err, size_t errlen)
 {
 	char detail[160] = "";
+	int rc, version = 0;
+
+	rc = pragma_int(s->db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK) {
+		open_refuse(err, errlen, path, s->db, rc, "read schema version");
+		return -1;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		refuse_newer(err, errlen, path, version);
+		return -1;
+	}
+	rc = quick_check(s->db, detail, sizeof(detail));
+	if (rc == SQLITE_CORRUPT && detail[0] != '\0') {
+		seterr(err, errlen, "%s: database is corrupt (%s); restore it"
+		    " from a backup or move it away", path, detail);
+		return -1;
+	}
+	if (rc != SQLITE_OK) {
+		open_refuse(err, errlen, path, s->db, rc, "check");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * BEGIN IMMEDIATE fails if another process is writing (most likely another
+ * p2pd on the same state); the schema is then read again and migrated
+ * under that lock so nobody sees half of it.
+ */
+static int
+open_migrate(struct store *s, const char *path, char *err, size_t errlen)
+{
 	int rc, version = 0;
 
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -442,22 +497,13 @@ open_locked(struct store *s, const char *path, char *err, size_t errlen)
 		open_refuse(err, errlen, path, s->db, rc, "begin");
 		return -1;
 	}
-	rc = quick_check(s->db, detail, sizeof(detail));
-	if (rc == SQLITE_CORRUPT && detail[0] != '\0') {
-		seterr(err, errlen, "%s: database is corrupt (%s); restore it"
-		    " from a backup or move it away", path, detail);
-		goto rollback;
-	}
-	if (rc == SQLITE_OK)
-		rc = pragma_int(s->db, "PRAGMA user_version", &version);
+	rc = pragma_int(s->db, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK) {
-		open_refuse(err, errlen, path, s->db, rc, "check");
+		open_refuse(err, errlen, path, s->db, rc, "read schema version");
 		goto rollback;
 	}
 	if (version > STORE_SCHEMA_VERSION) {
-		seterr(err, errlen, "%s: database schema version %d is newer than"
-		    " this p2pd supports (%d); upgrade p2pd", path, version,
-		    STORE_SCHEMA_VERSION);
+		refuse_newer(err, errlen, path, version);
 		goto rollback;
 	}
 	rc = migrate(s->db, version);
@@ -477,7 +523,7 @@ struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s;
-	int rc, version = 0;
+	int rc;
 
 	seterr(err, errlen, "%s", "");
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -495,26 +541,13 @@ store_open(const char *path, char *err, size_t errlen)
 		open_refuse(err, errlen, path, s->db, rc, "open");
 		goto fail;
 	}
-	/*
-	 * A read first: a file that is not a database, or is from a newer
-	 * p2pd, is refused before anything (journal mode included) writes.
-	 */
-	rc = pragma_int(s->db, "PRAGMA user_version", &version);
-	if (rc != SQLITE_OK) {
-		open_refuse(err, errlen, path, s->db, rc, "read schema version");
+	if (open_check(s, path, err, errlen) == -1)
 		goto fail;
-	}
-	if (version > STORE_SCHEMA_VERSION) {
-		seterr(err, errlen, "%s: database schema version %d is newer than"
-		    " this p2pd supports (%d); upgrade p2pd", path, version,
-		    STORE_SCHEMA_VERSION);
-		goto fail;
-	}
 	if ((rc = configure(s->db)) != SQLITE_OK) {
 		open_refuse(err, errlen, path, s->db, rc, "configure");
 		goto fail;
 	}
-	if (open_locked(s, path, err, errlen) == -1)
+	if (open_migrate(s, path, err, errlen) == -1)
 		goto fail;
 	if ((rc = prepare_all(s)) != SQLITE_OK) {
 		open_refuse(err, errlen, path, s->db, rc, "prepare");
@@ -855,7 +888,7 @@ grow(void *p, size_t *cap, size_t n, size_t size)
 	return np;
 }
 
-/* One row's worth of strings from a nested statement must outlive its next step. */
+/* A nested statement's strings must outlive its next step: copy them. */
 static char *
 dup_col(sqlite3_stmt *st, int col)
 {
@@ -1037,7 +1070,7 @@ put_word(struct buf *b, const char *w, size_t len)
  * so AND, OR, NEAR, parentheses, * and column filters in the input are only
  * text; words are ANDed and the last one matches as a prefix because people
  * search as they type. *q is NULL when there is no word to search for.
- * Returns 0, or an SQLite code when out of memory or past STORE_QUERY_MAX.
+ * Returns 0, or SQLITE_NOMEM.
  */
 static int
 search_query(const char *words, char **q)
@@ -1047,7 +1080,7 @@ search_query(const char *words, char **q)
 	size_t len;
 
 	*q = NULL;
-	buf_init(&b, STORE_QUERY_MAX);
+	buf_init(&b, 0);
 	for (w = words; *w != '\0'; w = end) {
 		while (is_space(*w))
 			w++;
@@ -1057,23 +1090,18 @@ search_query(const char *words, char **q)
 		if (len == 0 || !has_token(w, len))
 			continue;
 		if (put_word(&b, w, len) == -1)
-			goto toobig;
+			goto nomem;
 	}
 	if (b.len == 0) {
 		buf_free(&b);
 		return SQLITE_OK;
 	}
-	if (buf_putc(&b, '*') == -1)
-		goto toobig;
-	if ((*q = buf_steal(&b, NULL)) == NULL) {
-		buf_free(&b);
-		return SQLITE_NOMEM;
-	}
+	if (buf_putc(&b, '*') == -1 || (*q = buf_steal(&b, NULL)) == NULL)
+		goto nomem;
 	return SQLITE_OK;
-toobig:
-	/* buf says only "no": past its max or out of memory; the max is likelier. */
+nomem:
 	buf_free(&b);
-	return SQLITE_TOOBIG;
+	return SQLITE_NOMEM;
 }
 
 /*
@@ -1090,7 +1118,10 @@ store_search(struct store *s, const char *words, int limit, store_match_cb cb,
 
 	if (limit <= 0 || limit > STORE_SEARCH_MAX)
 		limit = STORE_SEARCH_MAX;
-	if ((rc = search_query(words != NULL ? words : "", &q)) != SQLITE_OK)
+	/* No name is that long: a pasted blob matches nothing, not an error. */
+	if (words == NULL || strlen(words) > STORE_WORDS_MAX)
+		return 0;
+	if ((rc = search_query(words, &q)) != SQLITE_OK)
 		return fail(s, "search", rc);
 	if (q == NULL)
 		return 0;	/* nothing to look for matches nothing */

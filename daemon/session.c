@@ -1,0 +1,539 @@
+/* session.c: owns the store, worker pool, control server and the torrent table. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "conf.h"
+#include "log.h"
+#include "metainfo.h"
+#include "methods.h"
+#include "rpc.h"
+#include "sha.h"
+#include "share.h"
+#include "store.h"
+#include "torrent.h"
+#include "worker.h"
+
+struct session {
+	struct ev_loop *loop;
+	struct conf conf;
+	char *config_path;
+	struct store *store;
+	struct worker_pool *pool;
+	struct ctl *ctl;
+	struct shares *shares;
+	struct torrent **torrents;	/* sorted by id */
+	size_t ntorrents;
+	size_t cap;
+	int64_t started;
+	int stopping;
+	int own_socket;		/* unlink it at exit (not when systemd made it) */
+	ev_timer stop_timer;
+};
+
+/* mkdir -p with the given mode for the directories it creates. */
+static int
+mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		snprintf(err, errlen, "bad directory path '%s'", path);
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(tmp, mode) == -1 && errno != EEXIST) {
+				snprintf(err, errlen, "cannot create directory %s: %s", tmp,
+				    strerror(errno));
+				return -1;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+static int
+torrent_insert_sorted(struct session *s, struct torrent *t)
+{
+	size_t i;
+
+	if (s->ntorrents == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		struct torrent **v = realloc(s->torrents, ncap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		s->torrents = v;
+		s->cap = ncap;
+	}
+	i = s->ntorrents;
+	while (i > 0 && torrent_id(s->torrents[i - 1]) > torrent_id(t)) {
+		s->torrents[i] = s->torrents[i - 1];
+		i--;
+	}
+	s->torrents[i] = t;
+	s->ntorrents++;
+	return 0;
+}
+
+static int
+load_one(void *ctx, const struct store_torrent *row)
+{
+	struct session *s = ctx;
+	struct metainfo *mi = NULL;
+	struct torrent *t;
+	char err[256];
+
+	if (row->info && metainfo_parse_info(row->info, row->info_len,
+	    &mi_default_limits, &mi, err, sizeof(err)) == -1) {
+		log_warnx("torrent %lld: stored metadata is invalid (%s); skipped",
+		    (long long)row->id, err);
+		return 0;
+	}
+	if ((t = torrent_new(s, row, mi)) == NULL)
+		return 0;
+	if (torrent_insert_sorted(s, t) == -1) {
+		torrent_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+struct session *
+session_new(struct ev_loop *loop, const struct conf *conf, const char *config_path,
+    int ctl_fd, int own_socket, char *err, size_t errlen)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char *dbpath = NULL;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->loop = loop;
+	s->started = (int64_t)time(NULL);
+	s->own_socket = own_socket;
+	ev_timer_init(&s->stop_timer, stop_timer_cb, 0., 0.);
+	if (conf_copy(&s->conf, conf) == -1) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	if (config_path && (s->config_path = strdup(config_path)) == NULL)
+		goto oom;
+	if (mkdirs(conf->state_dir, 0700, err, errlen) == -1 ||
+	    mkdirs(conf->download_dir, 0750, err, errlen) == -1)
+		goto fail;
+	if (asprintf(&dbpath, "%s/p2pd.db", conf->state_dir) == -1)
+		goto oom;
+	if ((s->store = store_open(dbpath, err, errlen)) == NULL)
+		goto fail;
+	if ((s->pool = worker_pool_new(loop, conf->workers)) == NULL) {
+		snprintf(err, errlen, "cannot start worker threads");
+		goto fail;
+	}
+	if ((s->shares = shares_new(s)) == NULL)
+		goto oom;
+	if (store_torrent_foreach(s->store, load_one, s) == -1) {
+		snprintf(err, errlen, "cannot load torrents from %s: %s", dbpath,
+		    store_errmsg(s->store));
+		goto fail;
+	}
+	if ((s->ctl = ctl_new(loop, ctl_fd, conf->control_max_clients,
+	    methods_handle, s)) == NULL)
+		goto oom;
+	log_info("session: %zu torrents loaded from %s, %d worker threads",
+	    s->ntorrents, dbpath, worker_pool_threads(s->pool));
+	free(dbpath);
+	return s;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	free(dbpath);
+	session_free(s);
+	return NULL;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ctl)
+		ctl_free(s->ctl, s->own_socket ? s->conf.socket_path : NULL);
+	s->ctl = NULL;
+	shares_free(s->shares);
+	s->shares = NULL;
+	for (size_t i = 0; i < s->ntorrents; i++) {
+		torrent_save(s->torrents[i]);
+		torrent_free(s->torrents[i]);
+	}
+	s->ntorrents = 0;
+	/* Runs the done callbacks of cancelled checks, which free their torrents. */
+	worker_pool_free(s->pool);
+	store_close(s->store);
+	ev_timer_stop(s->loop, &s->stop_timer);
+	free(s->torrents);
+	free(s->config_path);
+	conf_free(&s->conf);
+	free(s);
+}
+
+void
+session_shutdown(struct session *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	log_notice("session: shutting down (%s)", why);
+	ctl_stop_accepting(s->ctl);
+	/* Leave the loop on its next turn, after answers already queued are written. */
+	ev_timer_start(s->loop, &s->stop_timer);
+}
+
+int
+session_stopping(const struct session *s)
+{
+	return s->stopping;
+}
+
+void
+session_reload(struct session *s, const struct conf *conf)
+{
+	if (strcmp(conf->state_dir, s->conf.state_dir) != 0 ||
+	    strcmp(conf->socket_path, s->conf.socket_path) != 0)
+		log_warnx("session: state_dir and socket changes take effect after a restart");
+	if (conf->workers != s->conf.workers)
+		log_warnx("session: workers changes take effect after a restart");
+	log_set_level(conf->log_level);
+	free(s->conf.download_dir);
+	s->conf.download_dir = strdup(conf->download_dir);
+	s->conf.max_torrents = conf->max_torrents;
+	log_notice("session: configuration reloaded (log_level=%s)",
+	    log_level_name(conf->log_level));
+}
+
+struct ev_loop *session_loop(struct session *s) { return s->loop; }
+struct store *session_store(struct session *s) { return s->store; }
+struct worker_pool *session_pool(struct session *s) { return s->pool; }
+struct ctl *session_ctl(struct session *s) { return s->ctl; }
+const struct conf *session_conf(const struct session *s) { return &s->conf; }
+const char *session_config_path(const struct session *s) { return s->config_path; }
+int64_t session_started(const struct session *s) { return s->started; }
+
+void
+session_event(struct session *s, enum ctl_event ev, json_t *params)
+{
+	if (s->ctl == NULL) {
+		json_decref(params);
+		return;
+	}
+	ctl_event(s->ctl, ev, params);
+}
+
+void
+session_answer(struct session *s, uint64_t client, json_t *req_id, json_t *result)
+{
+	if (s->ctl == NULL || req_id == NULL) {
+		json_decref(result);
+		return;
+	}
+	ctl_reply_deferred(s->ctl, client, rpc_result(req_id, result));
+	json_decref(result);
+}
+
+void
+session_answer_error(struct session *s, uint64_t client, json_t *req_id, int code,
+    const char *msg)
+{
+	if (s->ctl != NULL && req_id != NULL)
+		ctl_reply_deferred(s->ctl, client, rpc_error(req_id, code, msg));
+}
+
+struct torrent *
+session_torrent_first(struct session *s)
+{
+	return s->ntorrents ? s->torrents[0] : NULL;
+}
+
+static ssize_t
+torrent_index(const struct session *s, const struct torrent *t)
+{
+	size_t lo = 0, hi = s->ntorrents;
+	int64_t id = torrent_id(t);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (torrent_id(s->torrents[mid]) < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->ntorrents && s->torrents[lo] == t ? (ssize_t)lo : -1;
+}
+
+struct torrent *
+session_torrent_next(struct session *s, struct torrent *t)
+{
+	ssize_t i = torrent_index(s, t);
+
+	return i >= 0 && (size_t)i + 1 < s->ntorrents ? s->torrents[i + 1] : NULL;
+}
+
+size_t
+session_torrent_count(const struct session *s)
+{
+	return s->ntorrents;
+}
+
+struct torrent *
+session_torrent_by_hash(struct session *s, const uint8_t ih[20])
+{
+	for (size_t i = 0; i < s->ntorrents; i++)
+		if (memcmp(torrent_info_hash(s->torrents[i]), ih, 20) == 0)
+			return s->torrents[i];
+	return NULL;
+}
+
+static struct torrent *
+lookup_number(struct session *s, int64_t id)
+{
+	for (size_t i = 0; i < s->ntorrents; i++)
+		if (torrent_id(s->torrents[i]) == id)
+			return s->torrents[i];
+	return NULL;
+}
+
+static int
+all_digits(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+	return n > 0;
+}
+
+static int
+all_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+		    (p[i] >= 'A' && p[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+struct torrent *
+session_torrent_lookup(struct session *s, json_t *id, int *code, char *err, size_t errlen)
+{
+	struct torrent *found = NULL;
+	const char *str;
+	size_t n, matches = 0;
+
+	*code = RPC_ERR_NOT_FOUND;
+	if (json_is_integer(id)) {
+		if ((found = lookup_number(s, json_integer_value(id))) == NULL)
+			snprintf(err, errlen, "no torrent with id %lld",
+			    (long long)json_integer_value(id));
+		return found;
+	}
+	if (!json_is_string(id)) {
+		*code = RPC_ERR_PARAMS;
+		snprintf(err, errlen, "\"id\" must be a number or an info-hash (prefix) string");
+		return NULL;
+	}
+	str = json_string_value(id);
+	n = strlen(str);
+	if (all_digits(str, n) && n < 6) {
+		if ((found = lookup_number(s, strtoll(str, NULL, 10))) == NULL)
+			snprintf(err, errlen, "no torrent with id %s", str);
+		return found;
+	}
+	if (n < 6 || n > 40 || !all_hex(str, n)) {
+		*code = RPC_ERR_PARAMS;
+		snprintf(err, errlen, "'%s' is neither a torrent id nor an info-hash prefix "
+		    "of 6 to 40 hex digits", str);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->ntorrents; i++) {
+		if (strncasecmp(torrent_hex(s->torrents[i]), str, n) == 0) {
+			found = s->torrents[i];
+			matches++;
+		}
+	}
+	/* A short all-digit string may also be a plain id. */
+	if (matches == 0 && all_digits(str, n))
+		found = lookup_number(s, strtoll(str, NULL, 10)), matches = found != NULL;
+	if (matches == 1)
+		return found;
+	if (matches > 1) {
+		*code = RPC_ERR_AMBIGUOUS;
+		snprintf(err, errlen, "info-hash prefix %s matches %zu torrents; give more digits",
+		    str, matches);
+	} else {
+		snprintf(err, errlen, "no torrent matches %s", str);
+	}
+	return NULL;
+}
+
+static void
+fill_row_files(const struct metainfo *mi, struct store_file *files)
+{
+	for (size_t i = 0; i < mi->file_count; i++) {
+		files[i].path = mi->multi_file ? mi->files[i].path : mi->name;
+		files[i].length = mi->files[i].length;
+	}
+}
+
+struct torrent *
+session_add_torrent(struct session *s, struct session_add *a, int *code, char *err,
+    size_t errlen)
+{
+	struct metainfo *mi = a->mi;
+	struct store_torrent row;
+	struct store_file *files = NULL;
+	struct store_tracker *trk = NULL;
+	uint8_t *have = NULL;
+	char *path = NULL;
+	struct torrent *t = NULL, *dup;
+	size_t ntrk;
+	int rc;
+
+	a->mi = NULL;
+	memset(&row, 0, sizeof(row));
+	memcpy(row.info_hash, mi ? mi->info_hash : a->info_hash, 20);
+	if ((dup = session_torrent_by_hash(s, row.info_hash)) != NULL) {
+		*code = RPC_ERR_EXISTS;
+		snprintf(err, errlen, "torrent %s is already present as id %lld",
+		    torrent_hex(dup), (long long)torrent_id(dup));
+		goto out;
+	}
+	if (s->ntorrents >= (size_t)s->conf.max_torrents) {
+		*code = RPC_ERR_LIMIT;
+		snprintf(err, errlen, "max_torrents (%d) reached; remove a torrent or raise "
+		    "the limit in p2pd.conf", s->conf.max_torrents);
+		goto out;
+	}
+	row.name = mi ? mi->name : a->name;
+	row.save_dir = a->save_dir ? a->save_dir : s->conf.download_dir;
+	if (a->data_path == NULL) {
+		if (asprintf(&path, "%s/%s", row.save_dir, row.name) == -1)
+			goto oom;
+		row.data_path = path;
+	} else {
+		row.data_path = a->data_path;
+	}
+	row.origin = a->origin;
+	row.paused = a->paused;
+	row.added_at = (int64_t)time(NULL);
+	if (mi) {
+		row.info = mi->info;
+		row.info_len = mi->info_len;
+		if (a->have_all) {
+			size_t n = (mi->piece_count + 7) / 8;
+			if ((have = malloc(n)) == NULL)
+				goto oom;
+			memset(have, 0xff, n);
+			if (mi->piece_count & 7)
+				have[n - 1] = (uint8_t)(0xff << (8 - (mi->piece_count & 7)));
+			row.have = have;
+			row.have_len = n;
+			row.completed_at = row.added_at;
+		}
+		if ((files = calloc(mi->file_count, sizeof(*files))) == NULL)
+			goto oom;
+		fill_row_files(mi, files);
+	}
+	ntrk = mi ? mi->tracker_count : 0;
+	ntrk += a->tracker_count;
+	if (ntrk && (trk = calloc(ntrk, sizeof(*trk))) == NULL)
+		goto oom;
+	ntrk = 0;
+	for (size_t i = 0; mi && i < mi->tracker_count; i++) {
+		trk[ntrk].url = mi->trackers[i];
+		trk[ntrk++].tier = mi->tiers[i];
+	}
+	for (size_t i = 0; i < a->tracker_count; i++) {
+		trk[ntrk].url = a->trackers[i];
+		trk[ntrk].tier = (uint32_t)ntrk;
+		ntrk++;
+	}
+	rc = store_torrent_insert(s->store, &row, files, mi ? mi->file_count : 0,
+	    trk, ntrk, &row.id);
+	if (rc != 0) {
+		*code = rc == 1 ? RPC_ERR_EXISTS : RPC_ERR_IO;
+		snprintf(err, errlen, rc == 1 ? "torrent already present" :
+		    "cannot record the torrent in the database: %s", store_errmsg(s->store));
+		goto out;
+	}
+	row.trackers = trk;
+	row.tracker_count = ntrk;
+	t = torrent_new(s, &row, mi);
+	mi = NULL;
+	if (t == NULL || torrent_insert_sorted(s, t) == -1) {
+		torrent_free(t);
+		t = NULL;
+		store_torrent_delete(s->store, row.id);
+		goto oom;
+	}
+	log_info("torrent %lld %s added: %s", (long long)row.id, torrent_hex(t), row.name);
+	session_event(s, CTL_EV_TORRENT_ADDED, json_pack("{s:o}", "torrent", torrent_json(t, 0)));
+	if (!a->have_all)
+		torrent_check_existing(t);
+	goto out;
+oom:
+	*code = RPC_ERR_INTERNAL;
+	snprintf(err, errlen, "out of memory");
+out:
+	metainfo_free(mi);
+	free(files);
+	free(trk);
+	free(have);
+	free(path);
+	return t;
+}
+
+int
+session_remove_torrent(struct session *s, struct torrent *t)
+{
+	ssize_t i = torrent_index(s, t);
+
+	if (i < 0)
+		return -1;
+	if (store_torrent_delete(s->store, torrent_id(t)) == -1)
+		return -1;
+	memmove(&s->torrents[i], &s->torrents[i + 1],
+	    (s->ntorrents - (size_t)i - 1) * sizeof(*s->torrents));
+	s->ntorrents--;
+	log_info("torrent %lld %s removed", (long long)torrent_id(t), torrent_hex(t));
+	session_event(s, CTL_EV_TORRENT_REMOVED, json_pack("{s:I, s:s}", "id",
+	    (json_int_t)torrent_id(t), "info_hash", torrent_hex(t)));
+	torrent_free(t);
+	return 0;
+}
+
+struct shares *
+session_shares(struct session *s)
+{
+	return s->shares;
+}

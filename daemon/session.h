@@ -1,0 +1,86 @@
+/* session.h: the root object: config, store, worker pool, control server and torrents. */
+#ifndef P2P_SESSION_H
+#define P2P_SESSION_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+
+struct session;
+struct conf;
+struct store;
+struct worker_pool;
+struct torrent;
+struct metainfo;
+struct shares;
+
+/*
+ * Opens the database under conf's state_dir (created 0700 if missing), loads
+ * every torrent, and serves the control socket on ctl_fd. NULL with a
+ * message in err if anything a user must fix is wrong.
+ */
+struct session *session_new(struct ev_loop *loop, const struct conf *conf,
+    const char *config_path, int ctl_fd, int own_socket, char *err, size_t errlen);
+/* Commits state and frees everything; the socket path is unlinked. */
+void session_free(struct session *s);
+/* Starts an orderly stop: no new work, pending answers sent, then the loop ends. */
+void session_shutdown(struct session *s, const char *why);
+int session_stopping(const struct session *s);
+/* Applies a re-read config; settings that need a restart are logged. */
+void session_reload(struct session *s, const struct conf *conf);
+
+struct ev_loop *session_loop(struct session *s);
+struct store *session_store(struct session *s);
+struct worker_pool *session_pool(struct session *s);
+struct ctl *session_ctl(struct session *s);
+struct shares *session_shares(struct session *s);
+const struct conf *session_conf(const struct session *s);
+const char *session_config_path(const struct session *s);
+int64_t session_started(const struct session *s);
+
+/* Sends an event to subscribers (steals params). */
+void session_event(struct session *s, enum ctl_event ev, json_t *params);
+/* Answers a request whose client may have gone meanwhile (steals result). */
+void session_answer(struct session *s, uint64_t client, json_t *req_id, json_t *result);
+void session_answer_error(struct session *s, uint64_t client, json_t *req_id,
+    int code, const char *msg);
+
+/* Torrents in id order. */
+struct torrent *session_torrent_first(struct session *s);
+struct torrent *session_torrent_next(struct session *s, struct torrent *t);
+size_t session_torrent_count(const struct session *s);
+/*
+ * Resolves a control API id: a number, a decimal string, a full info-hash or
+ * a unique prefix of at least 6 hex digits. NULL with an RPC error code and
+ * message set when none or several match.
+ */
+struct torrent *session_torrent_lookup(struct session *s, json_t *id, int *code,
+    char *err, size_t errlen);
+struct torrent *session_torrent_by_hash(struct session *s, const uint8_t ih[20]);
+
+/*
+ * Adds a torrent: stores it durably, then creates it. mi (may be NULL with a
+ * magnet's info_hash/name) passes to the session in all cases. Returns the
+ * torrent, or NULL with an RPC error code and message.
+ */
+struct session_add {
+	struct metainfo *mi;
+	const uint8_t *info_hash;	/* when mi is NULL */
+	const char *name;		/* when mi is NULL */
+	const char *const *trackers;	/* when mi is NULL, or extra */
+	size_t tracker_count;
+	const char *save_dir;		/* NULL: download_dir */
+	const char *data_path;		/* NULL: save_dir/name */
+	int origin;
+	int paused;
+	int have_all;			/* data verified by the caller (share) */
+};
+struct torrent *session_add_torrent(struct session *s, struct session_add *a,
+    int *code, char *err, size_t errlen);
+/* Removes it from the database (durably) and from memory. */
+int session_remove_torrent(struct session *s, struct torrent *t);
+
+#endif
