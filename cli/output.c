@@ -1,4 +1,4 @@
-/* output.c: p2pctl's human output: sizes, rates, durations, dates, tables, a progress bar. */
+/* output.c: p2pctl's output layer: sizes, rates, dates, tables, a progress bar, the daemon's answers as text or JSON. */
 #include "output.h"
 
 #include <signal.h>
@@ -9,11 +9,15 @@
 #include <unistd.h>
 
 #define KV_WIDTH	14	/* widest key ("download dir") plus a gap */
+/* Widest text after the bar: "100%  1023.9 MiB / 1023.9 MiB  1023.9 MiB/s  ETA 23h 59m" */
+#define BAR_TAIL	56
 
 const char *
 fmt_size(uint64_t bytes, char *out, size_t n)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	static const char *const units[] = {
+		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB",
+	};
 	double v;
 	size_t u;
 
@@ -36,7 +40,7 @@ fmt_size(uint64_t bytes, char *out, size_t n)
 const char *
 fmt_rate(double bytes_per_sec, char *out, size_t n)
 {
-	char s[FMT_LEN];
+	char s[FMT_LEN - 8];
 
 	if (bytes_per_sec < 0)
 		bytes_per_sec = 0;
@@ -223,7 +227,8 @@ table_print(struct table *t, FILE *f)
 		}
 	table_line(t, width, t->headers, f);
 	for (size_t r = 0; r < t->nrows; r++)
-		table_line(t, width, (const char *const *)t->cells + r * t->ncols, f);
+		table_line(t, width,
+		    (const char *const *)t->cells + r * t->ncols, f);
 	free(width);
 }
 
@@ -302,15 +307,20 @@ progress_update(uint64_t done, uint64_t total)
 	rate[0] = eta[0] = '\0';
 	if (bps > 0) {
 		fmt_rate(bps, rate, sizeof(rate));
-		if (total > done)
+		if ((double)(total - done) >= bps)
 			fmt_duration((uint64_t)((double)(total - done) / bps), eta,
 			    sizeof(eta));
 	}
 	snprintf(tail, sizeof(tail), " %3d%%  %s / %s%s%s%s%s",
 	    (int)(frac * 100), d, tot, rate[0] ? "  " : "", rate,
 	    eta[0] ? "  ETA " : "", eta);
-	width = term_width() - 1;	/* the last column would wrap on some terminals */
-	barw = width - (int)strlen(bar.label) - (int)strlen(tail) - 3;
+	/*
+	 * The bar keeps one width while the text after it changes length, so
+	 * it does not jump; the last column is left free as some terminals
+	 * wrap there.
+	 */
+	width = term_width() - 1;
+	barw = width - (int)strlen(bar.label) - 3 - BAR_TAIL;
 	if (barw > 40)
 		barw = 40;
 	fprintf(stderr, "\r%s ", bar.label);
@@ -340,4 +350,402 @@ int
 progress_shown(void)
 {
 	return bar_shown;
+}
+
+/* ---- the daemon's answers in human form ---- */
+
+long long
+out_jint(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+double
+out_jnum(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+const char *
+out_jstr(const json_t *o, const char *key, const char *def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+uint64_t
+out_jsize(const json_t *o, const char *key)
+{
+	long long v = out_jint(o, key);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+int
+out_json(const json_t *v)
+{
+	/* The flags of rpc_encode, so the line reads as p2pd wrote it. */
+	char *s;
+
+	s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	if (s == NULL)
+		return -1;
+	puts(s);
+	free(s);
+	fflush(stdout);
+	return 0;
+}
+
+void
+out_torrent_line(const json_t *t)
+{
+	printf("%lld ", out_jint(t, "id"));
+	out_safe(stdout, out_jstr(t, "name", "?"));
+	printf(": %s", out_jstr(t, "state", "?"));
+	if (out_jstr(t, "error", NULL) != NULL) {
+		fputs(": ", stdout);
+		out_safe(stdout, out_jstr(t, "error", ""));
+	}
+	putchar('\n');
+}
+
+static void
+kv_size(const char *key, uint64_t n)
+{
+	char s[FMT_LEN];
+
+	out_kv(key, "%s (%llu bytes)", fmt_size(n, s, sizeof(s)),
+	    (unsigned long long)n);
+}
+
+static void
+kv_date(const char *key, long long t)
+{
+	char s[FMT_LEN];
+
+	out_kv(key, "%s", fmt_date((time_t)t, s, sizeof(s)));
+}
+
+static void
+kv_state(const json_t *t)
+{
+	const char *state = out_jstr(t, "state", "?");
+	char pct[FMT_LEN];
+
+	if (out_jstr(t, "error", NULL) != NULL)
+		out_kv("state", "%s: %s", state, out_jstr(t, "error", ""));
+	else if (strcmp(state, "checking") == 0)
+		out_kv("state", "checking (%s done)",
+		    fmt_percent(out_jnum(t, "check_progress"), pct, sizeof(pct)));
+	else
+		out_kv("state", "%s", state);
+}
+
+static void
+kv_trackers(const json_t *t)
+{
+	json_t *tr;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "trackers"), i, tr)
+		out_kv(i == 0 ? "trackers" : "", "[tier %lld] %s",
+		    out_jint(tr, "tier"), out_jstr(tr, "url", "?"));
+}
+
+/* Size and pieces, which a magnet link lacks until its metadata arrives. */
+static void
+kv_pieces(const json_t *t)
+{
+	char a[FMT_LEN], b[FMT_LEN];
+
+	if (out_jint(t, "pieces") == 0) {
+		out_kv("size", "unknown: no metadata yet");
+		return;
+	}
+	kv_size("size", out_jsize(t, "size"));
+	out_kv("progress", "%s (%s)", fmt_percent(out_jnum(t, "progress"), a,
+	    sizeof(a)), fmt_size(out_jsize(t, "have_bytes"), b, sizeof(b)));
+	out_kv("pieces", "%lld/%lld", out_jint(t, "pieces_have"),
+	    out_jint(t, "pieces"));
+	out_kv("piece size", "%s", fmt_size(out_jsize(t, "piece_length"), a,
+	    sizeof(a)));
+	out_kv("files", "%lld", out_jint(t, "files"));
+}
+
+void
+out_torrent_info(const json_t *t)
+{
+	char a[FMT_LEN];
+
+	out_kv("id", "%lld", out_jint(t, "id"));
+	out_kv("name", "%s", out_jstr(t, "name", "?"));
+	out_kv("info hash", "%s", out_jstr(t, "info_hash", "?"));
+	kv_state(t);
+	kv_pieces(t);
+	out_kv("private", "%s", json_is_true(json_object_get(t, "private")) ?
+	    "yes" : "no");
+	out_kv("origin", "%s", out_jstr(t, "origin", "?"));
+	out_kv("path", "%s", out_jstr(t, "path", "?"));
+	kv_date("added", out_jint(t, "added"));
+	kv_date("completed", out_jint(t, "completed"));
+	out_kv("uploaded", "%s", fmt_size(out_jsize(t, "uploaded"), a, sizeof(a)));
+	out_kv("downloaded", "%s", fmt_size(out_jsize(t, "downloaded"), a,
+	    sizeof(a)));
+	if (out_jstr(t, "comment", NULL) != NULL)
+		out_kv("comment", "%s", out_jstr(t, "comment", ""));
+	if (out_jstr(t, "created_by", NULL) != NULL)
+		out_kv("created by", "%s", out_jstr(t, "created_by", ""));
+	if (out_jint(t, "creation_date") != 0)
+		kv_date("created", out_jint(t, "creation_date"));
+	if (out_jstr(t, "magnet", NULL) != NULL)
+		out_kv("magnet", "%s", out_jstr(t, "magnet", ""));
+	kv_trackers(t);
+}
+
+void
+out_torrent_added(const json_t *t)
+{
+	out_kv("id", "%lld", out_jint(t, "id"));
+	out_kv("info hash", "%s", out_jstr(t, "info_hash", "?"));
+	out_kv("name", "%s", out_jstr(t, "name", "?"));
+	kv_state(t);
+	out_kv("path", "%s", out_jstr(t, "path", "?"));
+}
+
+void
+out_share_done(const json_t *done)
+{
+	json_t *t = json_object_get(done, "torrent");
+	char s[FMT_LEN];
+
+	out_kv("info hash", "%s", out_jstr(t, "info_hash", "?"));
+	out_kv("name", "%s", out_jstr(t, "name", "?"));
+	kv_size("size", out_jsize(t, "size"));
+	out_kv("pieces", "%lld x %s", out_jint(t, "pieces"),
+	    fmt_size(out_jsize(t, "piece_length"), s, sizeof(s)));
+	out_kv("id", "%lld", out_jint(t, "id"));
+	out_kv("path", "%s", out_jstr(t, "path", "?"));
+	out_kv("magnet", "%s", out_jstr(done, "magnet",
+	    out_jstr(t, "magnet", "?")));
+}
+
+void
+out_verified(const json_t *t)
+{
+	printf("%lld ", out_jint(t, "id"));
+	out_safe(stdout, out_jstr(t, "name", "?"));
+	printf(": %lld/%lld pieces good, %s\n", out_jint(t, "pieces_have"),
+	    out_jint(t, "pieces"), out_jstr(t, "state", "?"));
+}
+
+static const char *const state_names[] = {
+	"checking", "downloading", "seeding", "paused", "error",
+};
+
+/* "0.0.0.0:6881, [::]:6881" */
+static void
+kv_listen(const json_t *st)
+{
+	json_t *v;
+	size_t i;
+
+	printf("%-*s ", KV_WIDTH - 1, "listen");
+	json_array_foreach(json_object_get(st, "listen"), i, v) {
+		fputs(i ? ", " : "", stdout);
+		out_safe(stdout, json_is_string(v) ? json_string_value(v) : "?");
+	}
+	puts(json_array_size(json_object_get(st, "listen")) ? "" : "none");
+}
+
+/* "3 (1 downloading, 2 seeding)" */
+static void
+kv_counts(const json_t *st)
+{
+	json_t *counts = json_object_get(st, "torrents");
+	size_t i, n = 0;
+
+	printf("%-*s %lld", KV_WIDTH - 1, "torrents", out_jint(counts, "total"));
+	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (out_jint(counts, state_names[i]) != 0)
+			printf("%s%lld %s", n++ ? ", " : " (",
+			    out_jint(counts, state_names[i]), state_names[i]);
+	puts(n > 0 ? ")" : "");
+}
+
+void
+out_status(const json_t *st)
+{
+	char d[FMT_LEN];
+
+	out_kv("version", "p2pd %s (API %lld)", out_jstr(st, "version", "?"),
+	    out_jint(st, "api_version"));
+	out_kv("pid", "%lld", out_jint(st, "pid"));
+	out_kv("uptime", "%s", fmt_duration(out_jsize(st, "uptime"), d, sizeof(d)));
+	out_kv("socket", "%s", out_jstr(st, "socket", "?"));
+	out_kv("config file", "%s", out_jstr(st, "config_file", "none"));
+	out_kv("state dir", "%s", out_jstr(st, "state_dir", "?"));
+	out_kv("download dir", "%s", out_jstr(st, "download_dir", "?"));
+	kv_listen(st);
+	out_kv("workers", "%lld", out_jint(st, "workers"));
+	out_kv("clients", "%lld", out_jint(st, "clients"));
+	kv_counts(st);
+}
+
+int
+out_torrent_table(const json_t *torrents)
+{
+	static const char *const hdr[] = {
+		"ID", "STATE", "PROGRESS", "SIZE", "HASH", "NAME",
+	};
+	char id[24], pct[FMT_LEN], size[FMT_LEN], hash[9];
+	struct table *tab;
+	json_t *t;
+	size_t i;
+
+	if ((tab = table_new(hdr, "rlrrll")) == NULL)
+		return -1;
+	json_array_foreach(torrents, i, t) {
+		snprintf(id, sizeof(id), "%lld", out_jint(t, "id"));
+		snprintf(hash, sizeof(hash), "%s", out_jstr(t, "info_hash", "?"));
+		if (out_jint(t, "pieces") == 0)
+			snprintf(size, sizeof(size), "-");	/* no metadata yet */
+		else
+			fmt_size(out_jsize(t, "size"), size, sizeof(size));
+		table_row(tab, id, out_jstr(t, "state", "?"),
+		    fmt_percent(out_jnum(t, "progress"), pct, sizeof(pct)), size,
+		    hash, out_jstr(t, "name", "?"));
+	}
+	table_print(tab, stdout);
+	table_free(tab);
+	return 0;
+}
+
+int
+out_files_table(const json_t *files)
+{
+	static const char *const hdr[] = { "INDEX", "SIZE", "PROGRESS", "PATH" };
+	char idx[24], size[FMT_LEN], pct[FMT_LEN];
+	struct table *tab;
+	json_t *f;
+	size_t i;
+
+	if ((tab = table_new(hdr, "rrrl")) == NULL)
+		return -1;
+	json_array_foreach(files, i, f) {
+		snprintf(idx, sizeof(idx), "%lld", out_jint(f, "index"));
+		table_row(tab, idx,
+		    fmt_size(out_jsize(f, "size"), size, sizeof(size)),
+		    fmt_percent(out_jnum(f, "progress"), pct, sizeof(pct)),
+		    out_jstr(f, "path", "?"));
+	}
+	table_print(tab, stdout);
+	table_free(tab);
+	return 0;
+}
+
+/* ---- watch: one line per event ---- */
+
+void
+out_names_add(json_t *names, const json_t *t)
+{
+	char key[24];
+
+	if (t == NULL || json_object_get(t, "id") == NULL)
+		return;
+	snprintf(key, sizeof(key), "%lld", out_jint(t, "id"));
+	json_object_set_new(names, key, json_string(out_jstr(t, "name", "?")));
+}
+
+/* "3 name" */
+static void
+ev_torrent(json_t *names, long long id)
+{
+	char key[24];
+
+	snprintf(key, sizeof(key), "%lld", id);
+	printf("%lld ", id);
+	out_safe(stdout, out_jstr(names, key, "?"));
+}
+
+static void
+ev_progress(json_t *names, const json_t *p)
+{
+	char pct[FMT_LEN], tot[FMT_LEN];
+	uint64_t total = out_jsize(p, "total");
+
+	if (json_object_get(p, "job") != NULL) {
+		printf("job %lld", out_jint(p, "job"));
+		if (out_jstr(p, "path", NULL) != NULL) {
+			putchar(' ');
+			out_safe(stdout, out_jstr(p, "path", ""));
+		}
+	} else
+		ev_torrent(names, out_jint(p, "id"));
+	printf(": %s of %s", fmt_percent(total ? (double)out_jsize(p, "done") /
+	    (double)total : 0, pct, sizeof(pct)),
+	    fmt_size(total, tot, sizeof(tot)));
+}
+
+static void
+ev_state(json_t *names, const json_t *p)
+{
+	ev_torrent(names, out_jint(p, "id"));
+	printf(": %s -> %s", out_jstr(p, "from", "?"), out_jstr(p, "to", "?"));
+	if (out_jstr(p, "error", NULL) != NULL) {
+		fputs(": ", stdout);
+		out_safe(stdout, out_jstr(p, "error", ""));
+	}
+}
+
+static void
+ev_details(json_t *names, const char *type, const json_t *p)
+{
+	json_t *t = json_object_get(p, "torrent");
+	char *s;
+
+	if (strcmp(type, "torrent.added") == 0) {
+		out_names_add(names, t);
+		ev_torrent(names, out_jint(t, "id"));
+		printf(" (%s)", out_jstr(t, "state", "?"));
+	} else if (strcmp(type, "torrent.removed") == 0)
+		ev_torrent(names, out_jint(p, "id"));
+	else if (strcmp(type, "torrent.state") == 0)
+		ev_state(names, p);
+	else if (strcmp(type, "hash.progress") == 0)
+		ev_progress(names, p);
+	else if (strcmp(type, "share.done") == 0) {
+		out_names_add(names, t);
+		printf("job %lld: ", out_jint(p, "job"));
+		ev_torrent(names, out_jint(t, "id"));
+	} else if (strcmp(type, "share.failed") == 0) {
+		printf("job %lld: ", out_jint(p, "job"));
+		out_safe(stdout, out_jstr(p, "error", "?"));
+	} else if ((s = json_dumps(p, JSON_COMPACT)) != NULL) {
+		/* A newer p2pd's event: show it whole rather than hide it. */
+		out_safe(stdout, s);
+		free(s);
+	}
+}
+
+void
+out_event(json_t *names, const json_t *p)
+{
+	const char *type = out_jstr(p, "type", "?");
+	time_t t = (time_t)out_jint(p, "time");
+	char when[16];
+	struct tm tm;
+
+	if (t == 0)
+		t = time(NULL);
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%H:%M:%S", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	printf("%s  %-15s ", when, type);
+	ev_details(names, type, p);
+	putchar('\n');
 }

@@ -1,7 +1,8 @@
-/* output.h: p2pctl's human output: sizes, rates, durations, dates, tables, a progress bar. */
+/* output.h: p2pctl's output layer: sizes, rates, dates, tables, a progress bar, the daemon's answers as text or JSON. */
 #ifndef P2P_OUTPUT_H
 #define P2P_OUTPUT_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -25,7 +26,8 @@ const char *fmt_percent(double fraction, char *out, size_t n);
  */
 void out_safe(FILE *f, const char *s);
 /* "key          value" with the key column aligned; value printed safely. */
-void out_kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_kv(const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Aligned columns; the last column is never padded. */
 struct table;
@@ -46,5 +48,32 @@ void progress_update(uint64_t done, uint64_t total);
 void progress_clear(void);
 /* Whether a bar is on screen now; safe to call from a signal handler. */
 int progress_shown(void);
+
+/* Field readers: a missing or mistyped field reads as 0 or def. */
+long long out_jint(const json_t *o, const char *key);
+double out_jnum(const json_t *o, const char *key);
+const char *out_jstr(const json_t *o, const char *key, const char *def);
+uint64_t out_jsize(const json_t *o, const char *key);
+
+/* --json: v as one compact line, for jq. Returns -1 out of memory. */
+int out_json(const json_t *v);
+
+/* The daemon's answers in human form, on stdout. */
+void out_status(const json_t *status);
+void out_torrent_line(const json_t *t);		/* "3 name: state" */
+void out_torrent_info(const json_t *t);		/* torrent.get: "key value" lines */
+void out_torrent_added(const json_t *t);
+void out_share_done(const json_t *done);	/* share.done event params */
+void out_verified(const json_t *t);		/* "3 name: 12/12 pieces good" */
+/* Tables for torrent.list and torrent.files; -1 out of memory. */
+int out_torrent_table(const json_t *torrents);
+int out_files_table(const json_t *files);
+
+/*
+ * watch: one line per event. Events name torrents by id only, so names
+ * maps ids to names: fill it from torrent.list; events keep it current.
+ */
+void out_names_add(json_t *names, const json_t *t);
+void out_event(json_t *names, const json_t *params);
 
 #endif

@@ -26,6 +26,8 @@ struct be_parser {
 	struct be_tok *tok;
 	uint32_t ntok;
 	uint32_t cap;
+	uint32_t nalloc;	/* tokens allocated so far, grown up to cap */
+	int cap_by_len;		/* cap is len/2+1: every value takes two bytes */
 	struct be_frame *stack;
 	unsigned depth;
 	unsigned maxdepth;
@@ -193,6 +195,22 @@ close_container(struct be_parser *ps)
 	return 0;
 }
 
+/* Tokens grow with the document, so a large limit costs nothing until used. */
+static int
+grow_tokens(struct be_parser *ps)
+{
+	uint32_t n = ps->nalloc > ps->cap / 2 ? ps->cap : ps->nalloc * 2;
+	struct be_tok *t;
+
+	if (n < 64)
+		n = ps->cap < 64 ? ps->cap : 64;
+	if ((t = realloc(ps->tok, (size_t)n * sizeof(*t))) == NULL)
+		return be_fail(ps, "out of memory");
+	ps->tok = t;
+	ps->nalloc = n;
+	return 0;
+}
+
 /* Starts one value at pos: a scalar is read whole, a container is pushed. */
 static int
 parse_value(struct be_parser *ps)
@@ -206,8 +224,12 @@ parse_value(struct be_parser *ps)
 
 	if (iskey && !is_digit(c))
 		return be_fail(ps, "dict key is not a string");
+	if (ps->ntok >= ps->cap && ps->cap_by_len)
+		return be_fail(ps, "truncated: more values than the input can hold");
 	if (ps->ntok >= ps->cap)
 		return be_fail(ps, "more than %" PRIu32 " values", ps->cap);
+	if (ps->ntok >= ps->nalloc && grow_tokens(ps) == -1)
+		return -1;
 	idx = ps->ntok++;
 	t = &ps->tok[idx];
 	memset(t, 0, sizeof(*t));
@@ -269,17 +291,19 @@ be_decode_prefix(const uint8_t *buf, size_t len, const struct be_limits *lim,
 		return be_fail(&ps, "empty input");
 	/* The smallest value ("0:", "le") takes two bytes. */
 	cap = len / 2 + 1;
-	if (cap > lim->max_tokens)
+	ps.cap_by_len = 1;
+	if (cap > lim->max_tokens) {
 		cap = lim->max_tokens;
-	if (cap > UINT32_MAX - 1)
+		ps.cap_by_len = 0;
+	}
+	if (cap > UINT32_MAX - 1) {
 		cap = UINT32_MAX - 1;
+		ps.cap_by_len = 0;
+	}
 	ps.cap = (uint32_t)cap;
 	ps.stackcap = cap < lim->max_depth ? (unsigned)cap : lim->max_depth;
-	if ((ps.tok = calloc(cap ? cap : 1, sizeof(*ps.tok))) == NULL ||
-	    (ps.stack = calloc(ps.stackcap ? ps.stackcap : 1, sizeof(*ps.stack))) == NULL) {
-		free(ps.tok);
+	if ((ps.stack = calloc(ps.stackcap ? ps.stackcap : 1, sizeof(*ps.stack))) == NULL)
 		return be_fail(&ps, "out of memory");
-	}
 	if (be_run(&ps) == -1) {
 		free(ps.stack);
 		free(ps.tok);

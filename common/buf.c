@@ -103,7 +103,7 @@ buf_put_be32(struct buf *b, uint32_t v)
 int
 buf_put_be64(struct buf *b, uint64_t v)
 {
-	if (buf_put_be32(b, (uint32_t)(v >> 32)) == -1)
+	if (buf_reserve(b, 8) == -1 || buf_put_be32(b, (uint32_t)(v >> 32)) == -1)
 		return -1;
 	return buf_put_be32(b, (uint32_t)v);
 }

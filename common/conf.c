@@ -50,18 +50,18 @@ static char *default_download_dir(void);
 /* Every setting, once: conf.h's struct, p2pd.conf(5) and `config get` follow this. */
 static const struct key keys[] = {
 	{ "state_dir", K_PATH, 0, F(state_dir), 0, NULL, default_state_dir,
-	    1, PATH_MAX - 1, "directory for the database p2pd.db" },
+	    0, PATH_MAX - 1, "directory for the database p2pd.db" },
 	{ "download_dir", K_PATH, 0, F(download_dir), 0, NULL,
-	    default_download_dir, 1, PATH_MAX - 1,
+	    default_download_dir, 0, PATH_MAX - 1,
 	    "directory where downloads are saved unless told otherwise" },
 	{ "socket", K_PATH, 0, F(socket_path), 0, NULL, conf_default_socket,
-	    1, SOCKET_MAX, "path of the control socket" },
+	    0, SOCKET_MAX, "path of the control socket" },
 	{ "listen", K_ADDR, 1, F(listen), F(listen_count),
 	    DEFS("0.0.0.0:6881", "[::]:6881"), NULL, 0, NETADDR_STRLEN - 1,
 	    "address and port for peer connections (TCP) and the DHT (UDP)" },
 	{ "log_level", K_LEVEL, 0, F(log_level), 0, DEFS("info"), NULL, 0, 0,
-	    "least important messages logged: err, warning, notice, info, "
-	    "debug" },
+	    "log messages of this level and more severe ones: err, warning, "
+	    "notice, info, debug" },
 	{ "dht", K_BOOL, 0, F(dht), 0, DEFS("yes"), NULL, 0, 1,
 	    "take part in the DHT (BEP 5)" },
 	{ "lsd", K_BOOL, 0, F(lsd), 0, DEFS("yes"), NULL, 0, 1,
@@ -691,8 +691,8 @@ unquote(char *p, char **end, char *err, size_t errlen)
 }
 
 /*
- * Splits the value after '=' off: quoted, or up to a '#' that follows a
- * blank (so "a#b" keeps its '#'), with surrounding blanks trimmed.
+ * Splits the value after '=' off: quoted, or up to a '#' that starts it or
+ * follows a blank (so "a#b" keeps its '#'), with surrounding blanks trimmed.
  * Returns the value or NULL with err set.
  */
 static char *
@@ -715,7 +715,7 @@ split_value(char *p, char *err, size_t errlen)
 	}
 	v = p;
 	for (end = p; *end != '\0'; end++)
-		if (*end == '#' && end > v && is_space(end[-1]))
+		if (*end == '#' && (end == v || is_space(end[-1])))
 			break;
 	*end = '\0';
 	while (end > v && is_space(end[-1]))

@@ -1,4 +1,4 @@
-/* metainfo.c: .torrent v1 parsing, building and encoding, with file-list sanitising (BEP 3, 12, 27). */
+/* metainfo.c: .torrent v1 parse, build and encode, with file-list sanitising (BEP 3, 12, 27). */
 #include "metainfo.h"
 #include "bencode.h"
 #include "buf.h"
@@ -530,7 +530,7 @@ metainfo_auto_piece_length(uint64_t total_length)
 {
 	uint32_t pl = 16u << 10;
 
-	while (pl < (16u << 20) && (total_length + pl - 1) / pl > 2000)
+	while (pl < (16u << 20) && total_length / pl + (total_length % pl != 0) > 2000)
 		pl <<= 1;
 	return pl;
 }

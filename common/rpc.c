@@ -8,8 +8,8 @@
 int
 rpc_line_scan(const uint8_t *p, size_t len, size_t max, size_t *line_len)
 {
-	size_t n = len < max + 1 ? len : max + 1;
-	const uint8_t *nl = memchr(p, '\n', n);
+	size_t n = max < SIZE_MAX && len > max + 1 ? max + 1 : len;
+	const uint8_t *nl = n ? memchr(p, '\n', n) : NULL;
 
 	if (nl != NULL) {
 		*line_len = (size_t)(nl - p);
@@ -38,7 +38,7 @@ rpc_parse_request(const char *line, size_t len, json_t **req, json_t **id,
 	*id = NULL;
 	*method = NULL;
 	*params = NULL;
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (o == NULL) {
 		if (errlen > 0)
 			snprintf(err, errlen, "invalid JSON at column %d: %s",

@@ -146,33 +146,17 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
-/* Replaces a repeatable key's list with the command line's, checking each value. */
+/* The command line's list replaces the file's for a repeatable key. */
 static int
 set_list(struct conf *c, const char *key, const char **v, size_t n, char *err, size_t errlen)
 {
-	char **list = strcmp(key, "listen") == 0 ? c->listen : c->dht_bootstrap;
-	size_t *count = strcmp(key, "listen") == 0 ? &c->listen_count : &c->dht_bootstrap_count;
-	struct conf tmp;
-
 	if (n == 0)
 		return 0;
-	/* Validate through the table, on a scratch copy. */
-	if (conf_copy(&tmp, c) == -1) {
-		snprintf(err, errlen, "out of memory");
+	if (conf_clear(c, key, err, errlen) == -1)
 		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (conf_set(&tmp, key, v[i], err, errlen) == -1) {
-			conf_free(&tmp);
-			return -1;
-		}
-	}
-	conf_free(&tmp);
-	for (size_t i = 0; i < *count; i++)
-		free(list[i]);
 	for (size_t i = 0; i < n; i++)
-		list[i] = strdup(v[i]);
-	*count = n;
+		if (conf_set(c, key, v[i], err, errlen) == -1)
+			return -1;
 	return 0;
 }
 
