@@ -18,11 +18,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum ktype { K_PATH, K_ADDR, K_HOSTPORT, K_URL, K_BOOL, K_INT, K_LEVEL };
+enum ktype { K_PATH, K_ADDR, K_HOSTPORT, K_URL, K_BOOL, K_INT, K_LEVEL, K_RATE };
 
 static const char *const type_names[] = {
 	[K_PATH] = "path", [K_ADDR] = "addr", [K_HOSTPORT] = "hostport",
 	[K_URL] = "url", [K_BOOL] = "bool", [K_INT] = "int", [K_LEVEL] = "level",
+	[K_RATE] = "rate",
 };
 
 struct key {
@@ -82,6 +83,18 @@ static const struct key keys[] = {
 	{ "control_max_clients", K_INT, 0, F(control_max_clients), 0,
 	    DEFS("256"), NULL, 1, 100000,
 	    "most control socket clients at once" },
+	{ "upload_rate_limit", K_RATE, 0, F(upload_rate_limit), 0, DEFS("0"), NULL,
+	    0, INT_MAX, "bytes per second for all uploads (K, M, G suffixes); 0: no limit" },
+	{ "download_rate_limit", K_RATE, 0, F(download_rate_limit), 0, DEFS("0"), NULL,
+	    0, INT_MAX, "bytes per second for all downloads (K, M, G suffixes); 0: no limit" },
+	{ "upload_slots", K_INT, 0, F(upload_slots), 0, DEFS("4"), NULL, 1, 1000,
+	    "peers unchoked at once per torrent" },
+	{ "max_connections", K_INT, 0, F(max_connections), 0, DEFS("500"), NULL,
+	    1, 100000, "peer connections in total" },
+	{ "max_connections_per_torrent", K_INT, 0, F(max_connections_per_torrent), 0,
+	    DEFS("100"), NULL, 1, 100000, "peer connections per torrent" },
+	{ "max_connections_per_ip", K_INT, 0, F(max_connections_per_ip), 0,
+	    DEFS("4"), NULL, 1, 1000, "peer connections from one IP address" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -322,6 +335,50 @@ check_int(const struct key *k, const char *v, int *out, char *err,
 	return 0;
 }
 
+int
+conf_parse_size(const char *v, uint64_t *out)
+{
+	uint64_t n = 0, mul = 1;
+	size_t i = 0;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	for (; v[i] >= '0' && v[i] <= '9'; i++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	switch (v[i]) {
+	case 'k': case 'K': mul = 1024; i++; break;
+	case 'm': case 'M': mul = 1024 * 1024; i++; break;
+	case 'g': case 'G': mul = 1024 * 1024 * 1024; i++; break;
+	}
+	if (mul > 1 && strcmp(v + i, "iB") == 0)
+		i += 2;
+	else if (strcmp(v + i, "B") == 0)
+		i += 1;
+	if (v[i] != '\0' || (n && mul > UINT64_MAX / n))
+		return -1;
+	*out = n * mul;
+	return 0;
+}
+
+static int
+check_rate(const struct key *k, const char *v, int *out, char *err, size_t errlen)
+{
+	uint64_t n;
+	char s[80];
+
+	if (conf_parse_size(v, &n) == -1)
+		return fail(err, errlen, "%s: '%s' is not a rate (bytes per second, "
+		    "e.g. 500K or 10M)", k->name, shown(v, s, sizeof(s)));
+	if (n > (uint64_t)k->max)
+		return fail(err, errlen, "%s: %s is over the largest rate %ld", k->name,
+		    shown(v, s, sizeof(s)), k->max);
+	*out = (int)n;
+	return 0;
+}
+
 static int
 check_bool(const struct key *k, const char *v, int *out, char *err,
     size_t errlen)
@@ -379,6 +436,8 @@ check_value(const struct key *k, const char *v, int *ival, char *err,
 		return check_bool(k, v, ival, err, errlen);
 	case K_INT:
 		return check_int(k, v, ival, err, errlen);
+	case K_RATE:
+		return check_rate(k, v, ival, err, errlen);
 	case K_LEVEL:
 		if ((lvl = log_level_parse(v)) == -1)
 			return fail(err, errlen, "%s: '%s' is not one of err, "

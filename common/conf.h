@@ -3,6 +3,7 @@
 #define P2P_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CONF_MAX_LIST 16	/* entries of a repeatable key */
@@ -26,7 +27,16 @@ struct conf {
 	int workers;			/* 0: number of cores */
 	int max_torrents;
 	int control_max_clients;
+	int upload_rate_limit;		/* bytes/s, 0: none */
+	int download_rate_limit;
+	int upload_slots;
+	int max_connections;
+	int max_connections_per_torrent;
+	int max_connections_per_ip;
 };
+
+/* "512", "500K", "10M", "1GiB" (binary multiples) into bytes; 0 or -1. */
+int conf_parse_size(const char *s, uint64_t *out);
 
 /*
  * Built-in defaults. Paths come from the environment the way systemd and the

@@ -78,18 +78,7 @@ msg_size_of(uint8_t id)
 	return &msg_sizes[id];
 }
 
-static uint32_t
-be32_at(const uint8_t *p)
-{
-	struct rd r;
-	uint32_t v = 0;
-
-	rd_init(&r, p, 4);
-	rd_be32(&r, &v);
-	return v;
-}
-
-/* Handshake (BEP 3): <19><"BitTorrent protocol"><reserved 8><info-hash 20><peer id 20>. */
+/* Handshake (BEP 3): <19>"BitTorrent protocol"<reserved 8><info-hash 20><peer id 20>. */
 
 /* Checks whatever part of the 20-byte protocol string is already there. */
 static int
@@ -156,7 +145,7 @@ wire_handshake_build(uint8_t out[WIRE_HANDSHAKE_LEN], const uint8_t info_hash[20
 	memcpy(out + HEAD_LEN, peer_id, 20);
 }
 
-/* Messages (BEP 3): <length prefix 4><id 1><payload>; a zero length is a keep-alive. */
+/* Messages (BEP 3): <length 4><id 1><payload>; length 0 is a keep-alive. */
 
 /* The rest of the body is the message's data (bitfield bits, block, payload). */
 static int
@@ -166,7 +155,7 @@ msg_rest(struct rd *r, struct wire_msg *m)
 	return rd_span(r, &m->data, m->data_len);
 }
 
-/* Fills m from a complete body (id byte and payload) whose size already passed the table. */
+/* Fills m from a complete body (id and payload) whose size passed the table. */
 static int
 msg_decode(const uint8_t *body, uint32_t n, struct wire_msg *m, char *err,
     size_t errlen)
@@ -190,7 +179,7 @@ msg_decode(const uint8_t *body, uint32_t n, struct wire_msg *m, char *err,
 		if (rd_be32(&r, &m->index) == -1 || rd_be32(&r, &m->begin) == -1 ||
 		    rd_be32(&r, &m->length) == -1)
 			return -1;
-		/* BEP 3: a request for nothing, or for more than any client sends, is abuse. */
+		/* BEP 3: asking for nothing, or more than any client sends, is abuse. */
 		if (m->length == 0 || m->length > WIRE_MAX_REQUEST) {
 			name = msg_size_of(id)->name;
 			return wire_fail(err, errlen, "wire: %s for %u bytes", name,
@@ -220,7 +209,7 @@ msg_decode(const uint8_t *body, uint32_t n, struct wire_msg *m, char *err,
 	}
 }
 
-/* A known id must come with exactly its own length; checked as soon as the id is in. */
+/* A known id must come with its own length (BEP 3, 6, 10 fix each one). */
 static int
 msg_size_check(uint8_t id, uint32_t n, char *err, size_t errlen)
 {
@@ -239,6 +228,8 @@ ssize_t
 wire_msg_parse(const uint8_t *p, size_t len, size_t max, struct wire_msg *m,
     size_t *need, char *err, size_t errlen)
 {
+	const uint8_t *body;
+	struct rd r;
 	size_t dummy;
 	uint32_t n;
 
@@ -248,9 +239,9 @@ wire_msg_parse(const uint8_t *p, size_t len, size_t max, struct wire_msg *m,
 	memset(m, 0, sizeof(*m));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (len < 4)
+	rd_init(&r, p, len);
+	if (rd_be32(&r, &n) == -1)
 		return 0;
-	n = be32_at(p);
 	/* bgpd-style: refuse an oversized prefix before buffering any of the body. */
 	if (n > max || (uint64_t)n + 4 > (uint64_t)SSIZE_MAX)
 		return wire_fail(err, errlen, "wire: length %u over limit %zu",
@@ -260,16 +251,19 @@ wire_msg_parse(const uint8_t *p, size_t len, size_t max, struct wire_msg *m,
 		return 4;
 	}
 	*need = (size_t)n + 4;
-	if (len > 4 && msg_size_check(p[4], n, err, errlen) == -1) {
+	/* Peek at the id: a wrong size is known before the body is. */
+	if (rd_span(&r, &body, 1) == 0 &&
+	    msg_size_check(body[0], n, err, errlen) == -1) {
 		*need = 4;
 		return -1;
 	}
-	if (len - 4 < n)
+	rd_init(&r, p, len);
+	if (rd_skip(&r, 4) == -1 || rd_span(&r, &body, n) == -1)
 		return 0;
-	if (msg_decode(p + 4, n, m, err, errlen) == -1) {
-		/* The size table makes a short read impossible; keep err honest anyway. */
+	if (msg_decode(body, n, m, err, errlen) == -1) {
+		/* The size table rules out a short read; keep err honest anyway. */
 		if (err != NULL && errlen > 0 && err[0] == '\0')
-			wire_fail(err, errlen, "wire: message %u too short", p[4]);
+			wire_fail(err, errlen, "wire: message %u too short", body[0]);
 		*need = 4;
 		return -1;
 	}
@@ -658,7 +652,7 @@ client_lookup(const struct client_code *t, size_t n, const uint8_t *code, size_t
 	return NULL;
 }
 
-/* A version character: digits, then letters for 10 and up (libtorrent writes 'A' for 10). */
+/* A version character: digits, then letters from 10 on (libtorrent: 'A' is 10). */
 static int
 version_digit(uint8_t c)
 {

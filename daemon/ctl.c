@@ -24,6 +24,10 @@ static const char *const event_names[CTL_EV_COUNT] = {
 	[CTL_EV_HASH_PROGRESS] = "hash.progress",
 	[CTL_EV_SHARE_DONE] = "share.done",
 	[CTL_EV_SHARE_FAILED] = "share.failed",
+	[CTL_EV_PIECE_VERIFIED] = "piece.verified",
+	[CTL_EV_PIECE_FAILED] = "piece.failed",
+	[CTL_EV_TORRENT_COMPLETED] = "torrent.completed",
+	[CTL_EV_PEER_BANNED] = "peer.banned",
 };
 
 struct ctl_client {
@@ -528,6 +532,6 @@ ctl_event(struct ctl *ctl, enum ctl_event ev, json_t *params)
 	json_decref(params);
 	for (struct ctl_client *c = ctl->clients; c; c = c->next)
 		if ((c->events & (1u << ev)) && !c->dead && !c->closing)
-			ctl_reply(c, rpc_notification("event", json_incref(p)));
+			ctl_reply(c, rpc_notification("event", p));
 	json_decref(p);
 }

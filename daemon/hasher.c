@@ -156,7 +156,8 @@ hasher_feed(struct hasher *h)
 	}
 	return;
 oom:
-	if (!h->failed) {
+	/* A pool that is stopping means shutdown: that cancels, it is no failure. */
+	if (!h->failed && !worker_pool_stopping(h->wp)) {
 		h->failed = 1;
 		snprintf(h->err, sizeof(h->err), "cannot queue hashing work");
 	}

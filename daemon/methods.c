@@ -17,12 +17,14 @@
 #include "log.h"
 #include "magnet.h"
 #include "metainfo.h"
+#include "netaddr.h"
 #include "rpc.h"
 #include "session.h"
 #include "sha.h"
 #include "share.h"
 #include "store.h"
 #include "torrent.h"
+#include "transfer.h"
 #include "worker.h"
 
 /* A .torrent read from disk or sent base64 may not be larger than this. */
@@ -71,6 +73,7 @@ type_ok(char t, json_t *v)
 	case 'i': return json_is_integer(v);
 	case 'b': return json_is_boolean(v);
 	case 't': return json_is_integer(v) || json_is_string(v);
+	case 'v': return json_is_integer(v) || json_is_string(v);
 	case 'a':
 		if (!json_is_array(v))
 			return 0;
@@ -90,6 +93,7 @@ type_word(char t)
 	case 'i': return "an integer";
 	case 'b': return "true or false";
 	case 't': return "a torrent id or info-hash";
+	case 'v': return "an integer or a string";
 	case 'a': return "an array of strings";
 	}
 	return "?";
@@ -200,15 +204,19 @@ m_session_status(struct call *k)
 {
 	const struct conf *c = session_conf(k->s);
 	int counts[5] = { 0 };
-	json_t *listen = json_array();
 	const char *cp = session_config_path(k->s);
+	double down = 0, up = 0;
+	json_t *r;
 
 	for (struct torrent *t = session_torrent_first(k->s); t;
-	    t = session_torrent_next(k->s, t))
+	    t = session_torrent_next(k->s, t)) {
 		counts[torrent_state(t)]++;
-	for (size_t i = 0; i < c->listen_count; i++)
-		json_array_append_new(listen, json_string(c->listen[i]));
-	reply(k, json_pack("{s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:I,"
+		if (torrent_transfer(t)) {
+			down += transfer_down_rate(torrent_transfer(t));
+			up += transfer_up_rate(torrent_transfer(t));
+		}
+	}
+	r = json_pack("{s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:I,"
 	    " s:{s:I, s:i, s:i, s:i, s:i, s:i}}",
 	    "version", P2PD_VERSION,
 	    "api_version", RPC_API_VERSION,
@@ -218,7 +226,7 @@ m_session_status(struct call *k)
 	    "download_dir", c->download_dir,
 	    "socket", c->socket_path,
 	    "config_file", cp ? json_string(cp) : json_null(),
-	    "listen", listen,
+	    "listen", session_listen_json(k->s),
 	    "workers", worker_pool_threads(session_pool(k->s)),
 	    "clients", ctl_client_count(session_ctl(k->s)),
 	    "shares_running", (json_int_t)shares_running(session_shares(k->s)),
@@ -228,7 +236,16 @@ m_session_status(struct call *k)
 	    "downloading", counts[TORRENT_DOWNLOADING],
 	    "seeding", counts[TORRENT_SEEDING],
 	    "paused", counts[TORRENT_PAUSED],
-	    "error", counts[TORRENT_ERROR]));
+	    "error", counts[TORRENT_ERROR]);
+	if (r == NULL) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	json_object_set_new(r, "peers", json_integer((json_int_t)session_peer_count(k->s)));
+	json_object_set_new(r, "banned", json_integer((json_int_t)session_ban_count(k->s)));
+	json_object_set_new(r, "down_rate", json_integer((json_int_t)down));
+	json_object_set_new(r, "up_rate", json_integer((json_int_t)up));
+	reply(k, r);
 }
 
 static void
@@ -771,6 +788,79 @@ m_torrent_remove(struct call *k)
 	reply(k, result);
 }
 
+static void
+m_torrent_peers(struct call *k)
+{
+	struct torrent *t = ptorrent(k);
+
+	if (t)
+		reply(k, torrent_peers_json(t));
+}
+
+static void
+m_peer_add(struct call *k)
+{
+	struct torrent *t = ptorrent(k);
+	const char *addr = pstr(k, "address");
+	struct netaddr a;
+	char err[256];
+	int code;
+
+	if (t == NULL)
+		return;
+	if (netaddr_parse(addr, &a, err, sizeof(err)) == -1) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "bad peer address: %s", err);
+		return;
+	}
+	if (netaddr_port(&a) == 0) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "peer address needs a port: %s", addr);
+		return;
+	}
+	if ((code = torrent_peer_add(t, &a, err, sizeof(err))) != 0) {
+		ctl_reply_error(k->c, k->id, code, "%s", err);
+		return;
+	}
+	reply(k, json_pack("{s:s, s:b}", "address", addr, "queued", 1));
+}
+
+static void
+m_session_get(struct call *k)
+{
+	json_t *all = session_settings_json(k->s);
+	const char *key = pstr(k, "key");
+
+	if (key && json_object_get(all, key) == NULL) {
+		json_decref(all);
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "unknown setting \"%s\"", key);
+		return;
+	}
+	if (key) {
+		json_t *one = json_object();
+		json_object_set(one, key, json_object_get(all, key));
+		json_decref(all);
+		all = one;
+	}
+	reply(k, json_pack("{s:o}", "settings", all));
+}
+
+static void
+m_session_set(struct call *k)
+{
+	json_t *v = json_object_get(k->params, "value");
+	char err[256];
+
+	if (!json_is_integer(v) && !json_is_string(v)) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "\"value\" must be an integer or "
+		    "a string such as \"10M\"");
+		return;
+	}
+	if (session_setting_set(k->s, pstr(k, "key"), v, err, sizeof(err)) == -1) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "%s", err);
+		return;
+	}
+	reply(k, json_pack("{s:o}", "settings", session_settings_json(k->s)));
+}
+
 static const struct method method_table[] = {
 	{ "system.methods", m_system_methods, "",
 	  "List the methods with their parameters." },
@@ -796,6 +886,11 @@ static const struct method method_table[] = {
 	  "Re-hash the data on disk and keep only the pieces that match." },
 	{ "torrent.export", m_torrent_export, "id:t",
 	  "The .torrent file (base64) and the magnet link." },
+	{ "torrent.peers", m_torrent_peers, "id:t", "The torrent's connected peers." },
+	{ "peer.add", m_peer_add, "id:t,address:s", "Connect to a peer for a torrent." },
+	{ "session.get", m_session_get, "key:s?", "Run-time settings." },
+	{ "session.set", m_session_set, "key:s,value:v",
+	  "Change a run-time setting; it is kept across restarts." },
 };
 
 static const struct method *
@@ -819,7 +914,8 @@ spec_json(const char *spec)
 		char t = p[n + 1];
 		int optional = p[n + 2] == '?';
 		const char *tn = t == 's' ? "string" : t == 'i' ? "integer" : t == 'b' ?
-		    "boolean" : t == 'a' ? "array of strings" : "torrent id";
+		    "boolean" : t == 'a' ? "array of strings" : t == 'v' ?
+		    "integer or string" : "torrent id";
 		char desc[64];
 
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);

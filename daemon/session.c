@@ -2,6 +2,8 @@
 #include "session.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,13 @@
 #include <time.h>
 
 #include "conf.h"
+#include "listener.h"
 #include "log.h"
+#include "netaddr.h"
+#include "peer.h"
+#include "ratelimit.h"
+#include "transfer.h"
+#include "wire.h"
 #include "metainfo.h"
 #include "methods.h"
 #include "rpc.h"
@@ -34,6 +42,45 @@ struct session {
 	int stopping;
 	int own_socket;		/* unlink it at exit (not when systemd made it) */
 	ev_timer stop_timer;
+	ev_timer tick;
+	uint8_t peer_id[20];
+	struct listener *listener;
+	struct netaddr bind4, bind6;
+	int have_bind4, have_bind6;
+	struct ratelimit rate_down, rate_up;
+	int settings[SETTING_COUNT];
+	struct peer **peers;	/* every connection, attached or not */
+	size_t npeers, cappeers;
+	struct ban *bans;
+	size_t nbans;
+};
+
+struct ban {
+	struct netaddr addr;
+	double until;
+};
+
+#define BAN_SECONDS 3600.0
+
+/* The run-time settings: name, where the config keeps its start value, bounds. */
+static const struct setting_def {
+	const char *name;
+	size_t conf_off;
+	int min, max;
+	int is_rate;
+} setting_defs[SETTING_COUNT] = {
+	[SETTING_UPLOAD_RATE] = { "upload_rate_limit",
+	    offsetof(struct conf, upload_rate_limit), 0, INT32_MAX, 1 },
+	[SETTING_DOWNLOAD_RATE] = { "download_rate_limit",
+	    offsetof(struct conf, download_rate_limit), 0, INT32_MAX, 1 },
+	[SETTING_UPLOAD_SLOTS] = { "upload_slots",
+	    offsetof(struct conf, upload_slots), 1, 1000, 0 },
+	[SETTING_MAX_CONN] = { "max_connections",
+	    offsetof(struct conf, max_connections), 1, 100000, 0 },
+	[SETTING_MAX_CONN_TORRENT] = { "max_connections_per_torrent",
+	    offsetof(struct conf, max_connections_per_torrent), 1, 100000, 0 },
+	[SETTING_MAX_CONN_IP] = { "max_connections_per_ip",
+	    offsetof(struct conf, max_connections_per_ip), 1, 1000, 0 },
 };
 
 /* mkdir -p with the given mode for the directories it creates. */
@@ -111,6 +158,91 @@ load_one(void *ctx, const struct store_torrent *row)
 	return 0;
 }
 
+static int all_digits_str(const char *p);
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	double now = ev_now(loop);
+
+	(void)revents;
+	for (size_t i = 0; i < s->ntorrents; i++)
+		torrent_tick(s->torrents[i], now);
+}
+
+static int
+setting_parse(const struct setting_def *d, json_t *v, int *out, char *err, size_t errlen)
+{
+	uint64_t n;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		n = (uint64_t)json_integer_value(v);
+	else if (!json_is_string(v) || conf_parse_size(json_string_value(v), &n) == -1 ||
+	    (!d->is_rate && !all_digits_str(json_string_value(v)))) {
+		snprintf(err, errlen, "%s: value must be %s", d->name, d->is_rate ?
+		    "bytes per second (a number, or a string like \"500K\" or \"10M\")" :
+		    "a whole number");
+		return -1;
+	}
+	if (n < (uint64_t)d->min || n > (uint64_t)d->max) {
+		snprintf(err, errlen, "%s: %llu is out of range %d..%d", d->name,
+		    (unsigned long long)n, d->min, d->max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+/* Config values first; values set at run time (kept in the database) win. */
+static void
+settings_load(struct session *s)
+{
+	for (int i = 0; i < SETTING_COUNT; i++) {
+		const struct setting_def *d = &setting_defs[i];
+		char *v = NULL, err[160];
+		json_t *j;
+
+		s->settings[i] = *(const int *)(const void *)((const char *)&s->conf + d->conf_off);
+		if (store_setting_get(s->store, d->name, &v) != 1)
+			continue;
+		j = json_string(v);
+		if (setting_parse(d, j, &s->settings[i], err, sizeof(err)) == -1)
+			log_warnx("session: ignoring stored setting: %s", err);
+		json_decref(j);
+		free(v);
+	}
+}
+
+static int
+is_wildcard(const struct netaddr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, zero, 16) == 0;
+}
+
+static void
+set_bind_addrs(struct session *s)
+{
+	for (size_t i = 0; i < listener_count(s->listener); i++) {
+		const struct netaddr *a = listener_addr(s->listener, i);
+		if (is_wildcard(a))
+			continue;
+		if (netaddr_family(a) == AF_INET && !s->have_bind4) {
+			s->bind4 = *a;
+			netaddr_set_port(&s->bind4, 0);
+			s->have_bind4 = 1;
+		} else if (netaddr_family(a) == AF_INET6 && !s->have_bind6) {
+			s->bind6 = *a;
+			netaddr_set_port(&s->bind6, 0);
+			s->have_bind6 = 1;
+		}
+	}
+}
+
 static void
 stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -154,6 +286,21 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	}
 	if ((s->shares = shares_new(s)) == NULL)
 		goto oom;
+	settings_load(s);
+	ratelimit_init(&s->rate_down, (uint64_t)s->settings[SETTING_DOWNLOAD_RATE], ev_now(loop));
+	ratelimit_init(&s->rate_up, (uint64_t)s->settings[SETTING_UPLOAD_RATE], ev_now(loop));
+	{
+		uint8_t rnd[12];
+		sha_random(rnd, sizeof(rnd));
+		wire_make_peer_id(s->peer_id, rnd);
+	}
+	if ((s->listener = listener_new(s, s->conf.listen, s->conf.listen_count, err,
+	    errlen)) == NULL)
+		goto fail;
+	set_bind_addrs(s);
+	ev_timer_init(&s->tick, tick_cb, 1.0, 1.0);
+	s->tick.data = s;
+	ev_timer_start(loop, &s->tick);
 	if (store_torrent_foreach(s->store, load_one, s) == -1) {
 		snprintf(err, errlen, "cannot load torrents from %s: %s", dbpath,
 		    store_errmsg(s->store));
@@ -184,14 +331,26 @@ session_free(struct session *s)
 	s->ctl = NULL;
 	shares_free(s->shares);
 	s->shares = NULL;
+	ev_timer_stop(s->loop, &s->tick);
+	listener_free(s->listener);
+	s->listener = NULL;
+	/*
+	 * Let running jobs end and collect their results (verified pieces,
+	 * cancelled checks) while the torrents still exist; nothing new starts.
+	 */
+	if (s->pool)
+		worker_pool_stop(s->pool);
 	for (size_t i = 0; i < s->ntorrents; i++) {
-		torrent_save(s->torrents[i]);
+		torrent_shutdown(s->torrents[i]);
 		torrent_free(s->torrents[i]);
 	}
 	s->ntorrents = 0;
-	/* Runs the done callbacks of cancelled checks, which free their torrents. */
+	while (s->npeers > 0)
+		peer_free(s->peers[s->npeers - 1]);
 	worker_pool_free(s->pool);
 	store_close(s->store);
+	free(s->peers);
+	free(s->bans);
 	ev_timer_stop(s->loop, &s->stop_timer);
 	free(s->torrents);
 	free(s->config_path);
@@ -274,6 +433,17 @@ struct torrent *
 session_torrent_first(struct session *s)
 {
 	return s->ntorrents ? s->torrents[0] : NULL;
+}
+
+static int
+all_digits_str(const char *p)
+{
+	if (*p == '\0')
+		return 0;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
 }
 
 static ssize_t
@@ -536,4 +706,190 @@ struct shares *
 session_shares(struct session *s)
 {
 	return s->shares;
+}
+
+/* --- the peer side --- */
+
+int
+session_setting(const struct session *s, enum session_setting which)
+{
+	return s->settings[which];
+}
+
+json_t *
+session_settings_json(const struct session *s)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < SETTING_COUNT; i++)
+		json_object_set_new(o, setting_defs[i].name, json_integer(s->settings[i]));
+	return o;
+}
+
+int
+session_setting_set(struct session *s, const char *key, json_t *value, char *err,
+    size_t errlen)
+{
+	char text[32];
+	int v;
+
+	for (int i = 0; i < SETTING_COUNT; i++) {
+		const struct setting_def *d = &setting_defs[i];
+		if (strcmp(d->name, key) != 0)
+			continue;
+		if (setting_parse(d, value, &v, err, errlen) == -1)
+			return -1;
+		snprintf(text, sizeof(text), "%d", v);
+		if (store_setting_set(s->store, d->name, text) == -1) {
+			snprintf(err, errlen, "cannot store the setting: %s", store_errmsg(s->store));
+			return -1;
+		}
+		s->settings[i] = v;
+		if (i == SETTING_UPLOAD_RATE)
+			ratelimit_set_rate(&s->rate_up, (uint64_t)v, ev_now(s->loop));
+		if (i == SETTING_DOWNLOAD_RATE)
+			ratelimit_set_rate(&s->rate_down, (uint64_t)v, ev_now(s->loop));
+		log_info("session: %s set to %d", d->name, v);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown setting \"%s\"; session.get lists them", key);
+	return -1;
+}
+
+const uint8_t *session_peer_id(const struct session *s) { return s->peer_id; }
+struct ratelimit *session_rate_down(struct session *s) { return &s->rate_down; }
+struct ratelimit *session_rate_up(struct session *s) { return &s->rate_up; }
+size_t session_peer_count(const struct session *s) { return s->npeers; }
+
+uint16_t
+session_listen_port(const struct session *s)
+{
+	return listener_count(s->listener) ? netaddr_port(listener_addr(s->listener, 0)) : 0;
+}
+
+const struct netaddr *
+session_bind_addr(const struct session *s, int family)
+{
+	if (family == AF_INET && s->have_bind4)
+		return &s->bind4;
+	if (family == AF_INET6 && s->have_bind6)
+		return &s->bind6;
+	return NULL;
+}
+
+json_t *
+session_listen_json(const struct session *s)
+{
+	json_t *a = json_array();
+	char buf[NETADDR_STRLEN];
+
+	for (size_t i = 0; i < listener_count(s->listener); i++)
+		json_array_append_new(a, json_string(netaddr_format(listener_addr(s->listener,
+		    i), buf, sizeof(buf))));
+	return a;
+}
+
+struct transfer *
+session_transfer_by_hash(struct session *s, const uint8_t ih[20])
+{
+	struct torrent *t = session_torrent_by_hash(s, ih);
+
+	return t ? torrent_transfer(t) : NULL;
+}
+
+static int
+banned(struct session *s, const struct netaddr *a)
+{
+	double now = ev_now(s->loop);
+
+	for (size_t i = 0; i < s->nbans; i++) {
+		if (s->bans[i].until <= now) {
+			s->bans[i--] = s->bans[--s->nbans];
+			continue;
+		}
+		if (netaddr_same_ip(&s->bans[i].addr, a))
+			return 1;
+	}
+	return 0;
+}
+
+int
+session_peer_allowed(struct session *s, const struct netaddr *a, char *err, size_t errlen)
+{
+	size_t same = 0;
+
+	if (s->stopping) {
+		snprintf(err, errlen, "p2pd is shutting down");
+		return RPC_ERR_SHUTDOWN;
+	}
+	if (banned(s, a)) {
+		snprintf(err, errlen, "that address is banned (it sent corrupt data)");
+		return RPC_ERR_LIMIT;
+	}
+	if (s->npeers >= (size_t)s->settings[SETTING_MAX_CONN]) {
+		snprintf(err, errlen, "max_connections (%d) reached", s->settings[SETTING_MAX_CONN]);
+		return RPC_ERR_LIMIT;
+	}
+	for (size_t i = 0; i < s->npeers; i++)
+		same += netaddr_same_ip(peer_addr(s->peers[i]), a);
+	if (same >= (size_t)s->settings[SETTING_MAX_CONN_IP]) {
+		snprintf(err, errlen, "max_connections_per_ip (%d) reached for that address",
+		    s->settings[SETTING_MAX_CONN_IP]);
+		return RPC_ERR_LIMIT;
+	}
+	return 0;
+}
+
+void
+session_peer_added(struct session *s, struct peer *p)
+{
+	if (s->npeers == s->cappeers) {
+		size_t ncap = s->cappeers ? s->cappeers * 2 : 64;
+		struct peer **v = realloc(s->peers, ncap * sizeof(*v));
+		if (v == NULL)
+			return;	/* uncounted: limits are soft under memory pressure */
+		s->peers = v;
+		s->cappeers = ncap;
+	}
+	s->peers[s->npeers++] = p;
+}
+
+void
+session_peer_removed(struct session *s, struct peer *p)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		if (s->peers[i] == p) {
+			s->peers[i] = s->peers[--s->npeers];
+			return;
+		}
+	}
+}
+
+void
+session_ban(struct session *s, const struct netaddr *a, const char *reason)
+{
+	char as[NETADDR_STRLEN];
+	struct ban *v;
+
+	if (banned(s, a))
+		return;
+	if ((v = realloc(s->bans, (s->nbans + 1) * sizeof(*v))) == NULL)
+		return;
+	s->bans = v;
+	s->bans[s->nbans].addr = *a;
+	s->bans[s->nbans].until = ev_now(s->loop) + BAN_SECONDS;
+	s->nbans++;
+	log_notice("session: banned %s for an hour reason=%s",
+	    netaddr_format(a, as, sizeof(as)), reason);
+	/* Its other connections go too. */
+	for (size_t i = 0; i < s->npeers; i++)
+		if (netaddr_same_ip(peer_addr(s->peers[i]), a))
+			peer_close(s->peers[i], "banned");
+}
+
+size_t
+session_ban_count(struct session *s)
+{
+	(void)banned(s, &s->bind4);	/* expires old entries */
+	return s->nbans;
 }

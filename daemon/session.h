@@ -83,4 +83,48 @@ struct torrent *session_add_torrent(struct session *s, struct session_add *a,
 /* Removes it from the database (durably) and from memory. */
 int session_remove_torrent(struct session *s, struct torrent *t);
 
+/* --- the peer side --- */
+
+struct peer;
+struct transfer;
+struct ratelimit;
+struct netaddr;
+
+/* Run-time settings (session.get/set), from the config, then the database. */
+enum session_setting {
+	SETTING_UPLOAD_RATE,
+	SETTING_DOWNLOAD_RATE,
+	SETTING_UPLOAD_SLOTS,
+	SETTING_MAX_CONN,
+	SETTING_MAX_CONN_TORRENT,
+	SETTING_MAX_CONN_IP,
+	SETTING_COUNT
+};
+int session_setting(const struct session *s, enum session_setting which);
+json_t *session_settings_json(const struct session *s);
+/* Parses, checks, applies and stores one setting; 0 or -1 with err. */
+int session_setting_set(struct session *s, const char *key, json_t *value,
+    char *err, size_t errlen);
+
+const uint8_t *session_peer_id(const struct session *s);
+/* Our listening port (the first listener's), for BEP 10's "p". */
+uint16_t session_listen_port(const struct session *s);
+/* Address to dial from for that family (the listen IP), or NULL for any. */
+const struct netaddr *session_bind_addr(const struct session *s, int family);
+struct ratelimit *session_rate_down(struct session *s);
+struct ratelimit *session_rate_up(struct session *s);
+/* The running transfer of the torrent with that info-hash, or NULL. */
+struct transfer *session_transfer_by_hash(struct session *s, const uint8_t ih[20]);
+/* 0 if a connection to or from a may open, else an RPC error code with err. */
+int session_peer_allowed(struct session *s, const struct netaddr *a, char *err,
+    size_t errlen);
+void session_peer_added(struct session *s, struct peer *p);
+void session_peer_removed(struct session *s, struct peer *p);
+/* Refuses the IP for an hour. */
+void session_ban(struct session *s, const struct netaddr *a, const char *reason);
+size_t session_peer_count(const struct session *s);
+size_t session_ban_count(struct session *s);
+/* Bound listen addresses, for status. */
+json_t *session_listen_json(const struct session *s);
+
 #endif

@@ -441,6 +441,8 @@ scan_done(void *arg, int ran)
 	struct share *j = arg;
 	struct storage_file *sf;
 	struct hasher_cb cb = { hash_progress, hash_done, j };
+	const char *top;
+	char *base;
 
 	if (!ran || j->cancelled) {
 		share_fail(j, RPC_ERR_SHUTDOWN, "share cancelled: p2pd is shutting down");
@@ -454,11 +456,15 @@ scan_done(void *arg, int ran)
 		j->piece_length = metainfo_auto_piece_length(j->total);
 	if ((sf = calloc(j->nfiles, sizeof(*sf))) == NULL)
 		goto oom;
+	/* Paths below the root's parent: the same shape a download gets. */
+	top = strrchr(j->root, '/');
 	for (size_t i = 0; i < j->nfiles; i++) {
-		sf[i].path = j->files[i].abs;
+		sf[i].path = j->files[i].abs + (top - j->root) + 1;
 		sf[i].length = j->files[i].length;
 	}
-	j->st = storage_new(sf, j->nfiles, j->piece_length, j->total);
+	base = strndup(j->root, top == j->root ? 1 : (size_t)(top - j->root));
+	j->st = base ? storage_new(base, sf, j->nfiles, j->piece_length, j->total) : NULL;
+	free(base);
 	free(sf);
 	if (j->st == NULL)
 		goto oom;

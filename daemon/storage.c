@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "metainfo.h"
@@ -13,11 +14,13 @@
 
 struct sfile {
 	char *path;
+	const char *rel;	/* path below base: points into path */
 	uint64_t length;
 	uint64_t offset;
 };
 
 struct storage {
+	char *base;		/* trusted directory the files' paths start in */
 	struct sfile *files;
 	size_t nfiles;
 	uint32_t piece_length;
@@ -29,39 +32,43 @@ struct storage_reader {
 	struct storage *st;
 	int fd;
 	size_t fd_file;		/* index of the file fd refers to */
+	int fd_writable;
 };
 
 struct storage *
-storage_new(const struct storage_file *files, size_t nfiles,
+storage_new(const char *base, const struct storage_file *files, size_t nfiles,
     uint32_t piece_length, uint64_t total_length)
 {
 	struct storage *st;
 	uint64_t off = 0;
 
-	if (piece_length == 0 || (st = calloc(1, sizeof(*st))) == NULL)
+	if (piece_length == 0 || base[0] != '/' || (st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
-	if (nfiles && (st->files = calloc(nfiles, sizeof(*st->files))) == NULL) {
-		free(st);
-		return NULL;
-	}
+	if ((st->base = strdup(base)) == NULL ||
+	    (nfiles && (st->files = calloc(nfiles, sizeof(*st->files))) == NULL))
+		goto fail;
 	st->nfiles = nfiles;
 	for (size_t i = 0; i < nfiles; i++) {
+		size_t blen = strlen(base);
 		st->files[i].length = files[i].length;
 		st->files[i].offset = off;
 		off += files[i].length;
-		if ((st->files[i].path = strdup(files[i].path)) == NULL) {
-			storage_free(st);
-			return NULL;
+		if (asprintf(&st->files[i].path, "%s%s%s", base,
+		    blen > 1 ? "/" : "", files[i].path) == -1) {
+			st->files[i].path = NULL;
+			goto fail;
 		}
+		st->files[i].rel = st->files[i].path + blen + (blen > 1);
 	}
-	if (off != total_length) {
-		storage_free(st);
-		return NULL;
-	}
+	if (off != total_length)
+		goto fail;
 	st->piece_length = piece_length;
 	st->total = total_length;
 	st->piece_count = (uint32_t)((total_length + piece_length - 1) / piece_length);
 	return st;
+fail:
+	storage_free(st);
+	return NULL;
 }
 
 struct storage *
@@ -69,26 +76,31 @@ storage_from_metainfo(const struct metainfo *mi, const char *root)
 {
 	struct storage_file *sf;
 	struct storage *st = NULL;
+	const char *slash = strrchr(root, '/');
+	char *base = NULL;
 	size_t i;
 
-	if ((sf = calloc(mi->file_count ? mi->file_count : 1, sizeof(*sf))) == NULL)
+	if (slash == NULL || (sf = calloc(mi->file_count ? mi->file_count : 1,
+	    sizeof(*sf))) == NULL)
 		return NULL;
 	for (i = 0; i < mi->file_count; i++) {
 		char *p;
 		if (!mi->multi_file)
-			p = strdup(root);
-		else if (asprintf(&p, "%s/%s", root, mi->files[i].path) == -1)
+			p = strdup(slash + 1);
+		else if (asprintf(&p, "%s/%s", slash + 1, mi->files[i].path) == -1)
 			p = NULL;
 		if (p == NULL)
 			goto out;
 		sf[i].path = p;
 		sf[i].length = mi->files[i].length;
 	}
-	st = storage_new(sf, mi->file_count, mi->piece_length, mi->total_length);
+	if ((base = strndup(root, slash == root ? 1 : (size_t)(slash - root))) != NULL)
+		st = storage_new(base, sf, mi->file_count, mi->piece_length, mi->total_length);
 out:
 	while (i-- > 0)
 		free((char *)sf[i].path);
 	free(sf);
+	free(base);
 	return st;
 }
 
@@ -100,6 +112,7 @@ storage_free(struct storage *st)
 	for (size_t i = 0; i < st->nfiles; i++)
 		free(st->files[i].path);
 	free(st->files);
+	free(st->base);
 	free(st);
 }
 
@@ -205,6 +218,7 @@ reader_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
 		return STORAGE_OK;
 	if (r->fd != -1)
 		close(r->fd);
+	r->fd_writable = 0;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (r->fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -275,5 +289,144 @@ storage_hash_piece(struct storage_reader *r, uint32_t piece, uint8_t *buf,
 	if (s != STORAGE_OK)
 		return s;
 	sha1(buf, n, out);
+	return STORAGE_OK;
+}
+
+void
+storage_piece_files(const struct storage *st, uint32_t piece, size_t *first, size_t *last)
+{
+	uint64_t start = (uint64_t)piece * st->piece_length;
+	uint64_t end = start + storage_piece_size(st, piece);
+
+	*first = storage_file_at(st, start);
+	*last = *first;
+	while (*last + 1 < st->nfiles && st->files[*last + 1].offset < end)
+		(*last)++;
+}
+
+/*
+ * Opens rel below base for writing, one component at a time: directories
+ * are created 0755 and never followed if they are symbolic links.
+ */
+static int
+open_beneath(const char *base, const char *rel, char *err, size_t errlen)
+{
+	char comp[256];
+	const char *p = rel;
+	int dfd, fd;
+
+	if ((dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot open download folder %s: %s", base, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t n = strcspn(p, "/");
+		int nfd;
+
+		if (n == 0 || n >= sizeof(comp)) {
+			snprintf(err, errlen, "bad path %s", rel);
+			close(dfd);
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (p[n] == '\0')
+			break;
+		if (mkdirat(dfd, comp, 0755) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create directory %s in %s: %s", comp, base,
+			    strerror(errno));
+			close(dfd);
+			return -1;
+		}
+		nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		if (nfd == -1) {
+			snprintf(err, errlen, "cannot enter %s below %s: %s", comp, base,
+			    errno == ELOOP || errno == ENOTDIR ? "not a directory (a symbolic "
+			    "link or a file is in the way)" : strerror(errno));
+			return -1;
+		}
+		dfd = nfd;
+		p += n + 1;
+	}
+	fd = openat(dfd, comp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
+		snprintf(err, errlen, "cannot open %s/%s for writing: %s", base, rel,
+		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	close(dfd);
+	return fd;
+}
+
+enum storage_status
+storage_write(struct storage_reader *r, uint64_t off, const void *src, size_t len,
+    char *err, size_t errlen)
+{
+	struct storage *st = r->st;
+	const uint8_t *p = src;
+	size_t fi;
+
+	if (off > st->total || len > st->total - off) {
+		snprintf(err, errlen, "write past the end of the torrent");
+		return STORAGE_ERROR;
+	}
+	fi = storage_file_at(st, off);
+	while (len > 0) {
+		struct sfile *f = &st->files[fi];
+		uint64_t foff = off - f->offset;
+		size_t n = f->length - foff < len ? (size_t)(f->length - foff) : len;
+		ssize_t put;
+
+		if (n == 0) {
+			fi++;
+			continue;
+		}
+		if (r->fd == -1 || r->fd_file != fi || !r->fd_writable) {
+			if (r->fd != -1)
+				close(r->fd);
+			r->fd_writable = 1;
+			r->fd_file = fi;
+			if ((r->fd = open_beneath(st->base, f->rel, err, errlen)) == -1)
+				return STORAGE_ERROR;
+		}
+		put = pwrite(r->fd, p, n, (off_t)foff);
+		if (put < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "cannot write %s: %s", f->path, strerror(errno));
+			return STORAGE_ERROR;
+		}
+		p += put;
+		off += (uint64_t)put;
+		len -= (size_t)put;
+		if ((uint64_t)put == f->length - foff)
+			fi++;
+	}
+	return STORAGE_OK;
+}
+
+enum storage_status
+storage_sync(struct storage *st, const size_t *files, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+
+		if (files[i] >= st->nfiles)
+			continue;
+		fd = open(st->files[files[i]].path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1) {
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "cannot open %s to sync: %s",
+			    st->files[files[i]].path, strerror(errno));
+			return STORAGE_ERROR;
+		}
+		if (fdatasync(fd) == -1) {
+			snprintf(err, errlen, "cannot sync %s: %s", st->files[files[i]].path,
+			    strerror(errno));
+			close(fd);
+			return STORAGE_ERROR;
+		}
+		close(fd);
+	}
 	return STORAGE_OK;
 }

@@ -15,12 +15,17 @@ struct metainfo;
  * its own storage_reader, which keeps the current file open between pieces.
  */
 struct storage_file {
-	const char *path;	/* absolute path of the file */
+	const char *path;	/* relative to the base directory */
 	uint64_t length;
 };
 
-struct storage *storage_new(const struct storage_file *files, size_t nfiles,
-    uint32_t piece_length, uint64_t total_length);
+/*
+ * base is a trusted absolute directory (the download folder, or the folder
+ * holding a shared path); the files' relative paths were sanitised by the
+ * metainfo parser or found by walking a shared directory.
+ */
+struct storage *storage_new(const char *base, const struct storage_file *files,
+    size_t nfiles, uint32_t piece_length, uint64_t total_length);
 /* Layout of a parsed torrent whose data lives at root (file or directory). */
 struct storage *storage_from_metainfo(const struct metainfo *mi, const char *root);
 void storage_free(struct storage *st);
@@ -49,5 +54,21 @@ enum storage_status storage_read(struct storage_reader *r, uint64_t off, void *o
 /* SHA-1 of piece i; buf must hold the piece (storage_piece_size). */
 enum storage_status storage_hash_piece(struct storage_reader *r, uint32_t piece,
     uint8_t *buf, uint8_t out[20], char *err, size_t errlen);
+
+/* Range of file indices [*first, *last] that piece i's bytes lie in. */
+void storage_piece_files(const struct storage *st, uint32_t piece, size_t *first,
+    size_t *last);
+
+/*
+ * Writes len bytes at torrent offset off, creating directories and files as
+ * needed. Paths are walked one component at a time below the torrent's base
+ * directory with O_NOFOLLOW, so a symbolic link planted inside the download
+ * folder cannot steer a write outside it. STORAGE_OK or STORAGE_ERROR.
+ */
+enum storage_status storage_write(struct storage_reader *r, uint64_t off, const void *p,
+    size_t len, char *err, size_t errlen);
+/* fdatasync each listed file that exists. */
+enum storage_status storage_sync(struct storage *st, const size_t *files, size_t n,
+    char *err, size_t errlen);
 
 #endif

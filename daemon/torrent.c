@@ -17,6 +17,7 @@
 #include "sha.h"
 #include "storage.h"
 #include "store.h"
+#include "transfer.h"
 
 /* hash.progress events per second per check, so a subscriber isn't flooded. */
 #define PROGRESS_INTERVAL 0.25
@@ -56,6 +57,9 @@ struct torrent {
 	double last_progress;
 	struct waiter *waiters;
 	int freeing;			/* torrent_free ran; the check's end frees */
+	struct bitfield synced;		/* what the database records: a subset of have */
+	struct transfer *tr;		/* while downloading or seeding */
+	double last_save;
 };
 
 static const char *const state_names[] = {
@@ -86,6 +90,27 @@ torrent_state(const struct torrent *t)
 	return TORRENT_DOWNLOADING;
 }
 
+/* A transfer runs exactly while the torrent is downloading or seeding. */
+static void
+torrent_update_transfer(struct torrent *t)
+{
+	enum torrent_state st = torrent_state(t);
+	int want = !t->freeing && t->mi &&
+	    (st == TORRENT_DOWNLOADING || st == TORRENT_SEEDING);
+
+	if (want && t->tr == NULL) {
+		if ((t->tr = transfer_new(t->s, t)) == NULL)
+			log_warnx("torrent %lld: cannot start its transfer (out of memory)",
+			    (long long)t->id);
+	} else if (!want && t->tr != NULL) {
+		struct transfer *tr = t->tr;
+		t->tr = NULL;
+		if (st != TORRENT_ERROR)
+			transfer_flush(tr);
+		transfer_free(tr);
+	}
+}
+
 /* Every state change goes through here: one log line and one event. */
 static void
 torrent_changed(struct torrent *t, enum torrent_state from, const char *reason)
@@ -93,6 +118,7 @@ torrent_changed(struct torrent *t, enum torrent_state from, const char *reason)
 	enum torrent_state to = torrent_state(t);
 	json_t *ev;
 
+	torrent_update_transfer(t);
 	if (from == to || t->freeing)
 		return;
 	log_info("torrent %lld %s: %s -> %s reason=%s", (long long)t->id, t->hex,
@@ -151,7 +177,8 @@ torrent_new(struct session *s, const struct store_torrent *row, struct metainfo 
 	t->completed_at = row->completed_at;
 	t->uploaded = row->uploaded;
 	t->downloaded = row->downloaded;
-	if (bitfield_init(&t->have, t->mi ? t->mi->piece_count : 0) == -1)
+	if (bitfield_init(&t->have, t->mi ? t->mi->piece_count : 0) == -1 ||
+	    bitfield_init(&t->synced, t->mi ? t->mi->piece_count : 0) == -1)
 		goto fail;
 	if (t->mi) {
 		if ((t->st = storage_from_metainfo(t->mi, t->data_path)) == NULL)
@@ -163,8 +190,13 @@ torrent_new(struct session *s, const struct store_torrent *row, struct metainfo 
 			owed = 1;
 		}
 	}
+	if (t->mi)
+		bitfield_load(&t->synced, t->have.bits, bitfield_bytes(t->have.nbits));
+	t->last_save = ev_now(session_loop(s));
 	if (owed && t->mi)
 		torrent_start_check(t);
+	else
+		torrent_update_transfer(t);
 	return t;
 fail:
 	log_warnx("torrent %lld: out of memory or bad layout while loading", (long long)row->id);
@@ -189,6 +221,7 @@ torrent_destroy(struct torrent *t)
 	free(t->trackers);
 	free(t->tiers);
 	bitfield_free(&t->have);
+	bitfield_free(&t->synced);
 	bitfield_free(&t->check_have);
 	storage_free(t->st);
 	metainfo_free(t->mi);
@@ -207,8 +240,12 @@ torrent_free(struct torrent *t)
 	if (t == NULL)
 		return;
 	answer_waiters(t, "the torrent was removed or p2pd is stopping before the check ended");
+	t->freeing = 1;
+	if (t->tr) {
+		transfer_free(t->tr);
+		t->tr = NULL;
+	}
 	if (t->hasher) {
-		t->freeing = 1;
 		hasher_cancel(t->hasher);
 		return;
 	}
@@ -478,6 +515,8 @@ check_done(void *ctx, enum hasher_status status, const char *err)
 		bitfield_free(&t->have);
 		t->have = t->check_have;
 		memset(&t->check_have, 0, sizeof(t->check_have));
+		/* Read back from disk, so as durable as anything we wrote. */
+		bitfield_load(&t->synced, t->have.bits, bitfield_bytes(t->have.nbits));
 		if (bitfield_full(&t->have) && t->completed_at == 0)
 			t->completed_at = (int64_t)time(NULL);
 		if (!bitfield_full(&t->have))
@@ -585,6 +624,110 @@ torrent_data_files(const struct torrent *t, size_t *n)
 int
 torrent_save(struct torrent *t)
 {
+	/* completed_at is recorded only once the data it vouches for is synced. */
 	return store_torrent_set_counters(session_store(t->s), t->id, t->uploaded,
-	    t->downloaded, t->completed_at);
+	    t->downloaded, t->mi && bitfield_full(&t->synced) ? t->completed_at : 0);
+}
+
+const struct bitfield *
+torrent_have(const struct torrent *t)
+{
+	return &t->have;
+}
+
+struct transfer *
+torrent_transfer(const struct torrent *t)
+{
+	return t->tr;
+}
+
+void
+torrent_add_counters(struct torrent *t, uint64_t uploaded, uint64_t downloaded)
+{
+	if (t == NULL)
+		return;
+	t->uploaded += uploaded;
+	t->downloaded += downloaded;
+}
+
+void
+torrent_piece_done(struct torrent *t, uint32_t piece)
+{
+	enum torrent_state from = torrent_state(t);
+
+	bitfield_set(&t->have, piece);
+	if (!bitfield_full(&t->have))
+		return;
+	t->completed_at = (int64_t)time(NULL);
+	log_notice("torrent %lld %s: download complete (%s)", (long long)t->id, t->hex, t->name);
+	session_event(t->s, CTL_EV_TORRENT_COMPLETED, json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)t->id, "info_hash", t->hex, "name", t->name));
+	torrent_changed(t, from, "complete");
+}
+
+void
+torrent_pieces_synced(struct torrent *t, const uint32_t *pieces, size_t n)
+{
+	struct store *store = session_store(t->s);
+
+	for (size_t i = 0; i < n; i++)
+		bitfield_set(&t->synced, pieces[i]);
+	store_begin(store);
+	store_torrent_set_have(store, t->id, t->synced.bits, bitfield_bytes(t->synced.nbits), 0);
+	store_torrent_set_counters(store, t->id, t->uploaded, t->downloaded,
+	    bitfield_full(&t->synced) ? t->completed_at : 0);
+	if (store_commit(store) == -1)
+		log_warnx("torrent %lld: cannot record progress: %s", (long long)t->id,
+		    store_errmsg(store));
+}
+
+void
+torrent_io_error(struct torrent *t, const char *msg)
+{
+	enum torrent_state from;
+
+	if (t == NULL || t->error)
+		return;
+	from = torrent_state(t);
+	t->error = strdup(msg);
+	log_warnx("torrent %lld %s: %s", (long long)t->id, t->hex, msg);
+	store_torrent_set_error(session_store(t->s), t->id, msg);
+	torrent_changed(t, from, "io-error");
+}
+
+void
+torrent_tick(struct torrent *t, double now)
+{
+	if (t->tr)
+		transfer_tick(t->tr, now);
+	/* Counters are cheap to lose but nice to keep: every minute. */
+	if (now - t->last_save >= 60.0) {
+		t->last_save = now;
+		torrent_save(t);
+	}
+}
+
+void
+torrent_shutdown(struct torrent *t)
+{
+	if (t->tr)
+		transfer_flush(t->tr);
+	torrent_save(t);
+}
+
+json_t *
+torrent_peers_json(const struct torrent *t)
+{
+	return json_pack("{s:o}", "peers", t->tr ? transfer_peers_json(t->tr) : json_array());
+}
+
+int
+torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t errlen)
+{
+	if (t->tr == NULL) {
+		snprintf(err, errlen, "torrent %lld is %s; it connects to peers only while "
+		    "downloading or seeding", (long long)t->id, state_names[torrent_state(t)]);
+		return RPC_ERR_BUSY;
+	}
+	return transfer_connect(t->tr, a, err, errlen);
 }

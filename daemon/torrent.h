@@ -64,5 +64,27 @@ char **torrent_data_files(const struct torrent *t, size_t *n);
 
 /* Persists counters and progress; called at shutdown and periodically. */
 int torrent_save(struct torrent *t);
+/* At daemon stop: syncs verified pieces, records them, saves counters. */
+void torrent_shutdown(struct torrent *t);
+
+/* --- for the transfer --- */
+struct bitfield;
+struct transfer;
+struct netaddr;
+
+/* Verified pieces (announced and served; the database may lag behind). */
+const struct bitfield *torrent_have(const struct torrent *t);
+struct transfer *torrent_transfer(const struct torrent *t);
+void torrent_add_counters(struct torrent *t, uint64_t uploaded, uint64_t downloaded);
+/* A piece passed its check and is written (not yet synced). */
+void torrent_piece_done(struct torrent *t, uint32_t piece);
+/* These pieces' bytes are durable: now the database may say we have them. */
+void torrent_pieces_synced(struct torrent *t, const uint32_t *pieces, size_t n);
+/* Disk trouble: the torrent goes to error with msg; its transfer stops. */
+void torrent_io_error(struct torrent *t, const char *msg);
+void torrent_tick(struct torrent *t, double now);
+json_t *torrent_peers_json(const struct torrent *t);
+/* peer.add: 0, or an RPC error code with err. */
+int torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t errlen);
 
 #endif

@@ -147,13 +147,15 @@ fail:
 }
 
 void
-worker_pool_free(struct worker_pool *wp)
+worker_pool_stop(struct worker_pool *wp)
 {
 	struct job *j;
 
-	if (wp == NULL)
-		return;
 	pthread_mutex_lock(&wp->mu);
+	if (wp->stopping) {
+		pthread_mutex_unlock(&wp->mu);
+		return;
+	}
 	wp->stopping = 1;
 	pthread_cond_broadcast(&wp->cv);
 	pthread_mutex_unlock(&wp->mu);
@@ -165,12 +167,27 @@ worker_pool_free(struct worker_pool *wp)
 		j->done(j->arg, 0);
 		free(j);
 	}
+}
+
+void
+worker_pool_free(struct worker_pool *wp)
+{
+	if (wp == NULL)
+		return;
+	worker_pool_stop(wp);
 	ev_ref(wp->loop);
 	ev_async_stop(wp->loop, &wp->async);
 	pthread_mutex_destroy(&wp->mu);
 	pthread_cond_destroy(&wp->cv);
 	free(wp->threads);
 	free(wp);
+}
+
+int
+worker_pool_stopping(const struct worker_pool *wp)
+{
+	/* Written only by the loop thread, which is the caller. */
+	return wp->stopping;
 }
 
 int

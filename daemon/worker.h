@@ -18,7 +18,11 @@ struct worker_pool *worker_pool_new(struct ev_loop *loop, int nthreads);
  * done callback (ran = 0 for jobs that never started), so nothing leaks.
  */
 void worker_pool_free(struct worker_pool *wp);
+/* The first half of free: joins the threads and runs pending done callbacks; submits fail after. */
+void worker_pool_stop(struct worker_pool *wp);
 int worker_pool_threads(const struct worker_pool *wp);
+/* 1 once stop has begun (loop thread only). */
+int worker_pool_stopping(const struct worker_pool *wp);
 /* Jobs queued or running. */
 unsigned worker_pool_pending(const struct worker_pool *wp);
 /* Queues a job; 0, or -1 if out of memory or shutting down. */

@@ -1,4 +1,4 @@
-/* fuzz-wire.c: libFuzzer harness for the peer wire parsers; every accepted message must rebuild to its bytes. */
+/* fuzz-wire.c: libFuzzer harness for the peer wire parsers; accepted messages must rebuild exactly. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
