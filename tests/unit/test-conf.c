@@ -653,6 +653,35 @@ START_TEST(test_load_file_errors)
 }
 END_TEST
 
+START_TEST(test_rates)
+{
+	static const struct { const char *in; uint64_t want; } good[] = {
+		{ "0", 0 }, { "512", 512 }, { "500K", 512000 }, { "10M", 10485760 },
+		{ "1GiB", 1073741824 }, { "2k", 2048 }, { "100B", 100 },
+	};
+	static const char *const bad[] = { "", "K", "-1", "1.5M", "10X", "10 M",
+	    "99999999999999999999", "1MB2" };
+	struct conf c;
+	char err[256];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(conf_parse_size(good[i].in, &v), 0);
+		ck_assert_uint_eq(v, good[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(conf_parse_size(bad[i], &v) == -1, "%s accepted", bad[i]);
+	env_golden();
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_set(&c, "upload_rate_limit", "10M", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.upload_rate_limit, 10485760);
+	ck_assert_int_eq(conf_set(&c, "download_rate_limit", "3G", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "largest rate"));
+	ck_assert_int_eq(conf_set(&c, "upload_slots", "0", err, sizeof(err)), -1);
+	conf_free(&c);
+}
+END_TEST
+
 START_TEST(test_keys_table)
 {
 	const struct conf_key_info *k;
@@ -660,9 +689,9 @@ START_TEST(test_keys_table)
 	char *out;
 	size_t n = conf_keys(&k);
 	static const char *const types[] = { "path", "addr", "hostport",
-	    "url", "bool", "int", "level" };
+	    "url", "bool", "int", "level", "rate" };
 
-	ck_assert_uint_eq(n, 13);
+	ck_assert_uint_eq(n, 19);
 	env_golden();
 	conf_defaults(&c);
 	out = printed(&c);
@@ -716,6 +745,7 @@ test_suite(void)
 	tcase_add_test(tc, test_error_hides_control_bytes);
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_keys_table);
+	tcase_add_test(tc, test_rates);
 	suite_add_tcase(s, tc);
 	return s;
 }

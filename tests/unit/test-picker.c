@@ -197,20 +197,24 @@ START_TEST(test_no_duplicates)
 	for (int i = 0; i < 3; i++)
 		picker_add_peer_bitfield(p, &all);
 	ck_assert(!picker_in_endgame(p));
+	/*
+	 * The call that hands out the last free blocks may top up with
+	 * endgame duplicates: only then is anything handed out twice.
+	 */
 	while (!picker_in_endgame(p)) {
 		got = picker_pick(p, &all, peer, 0, out, 5, NULL);
 		ck_assert_uint_gt(got, 0);
 		for (size_t i = 0; i < got; i++) {
-			ck_assert_uint_eq(seen[out[i].piece][out[i].begin / BLK], 0);
-			seen[out[i].piece][out[i].begin / BLK] = 1;
+			uint8_t *s = &seen[out[i].piece][out[i].begin / BLK];
+
+			ck_assert(*s == 0 || picker_in_endgame(p));
+			total_blocks += *s == 0;
+			*s = 1;
 			ck_assert(picker_is_requested(p, out[i].piece, out[i].begin, peer));
 		}
-		total_blocks += got;
 		peer = (peer + 1) % 3;
 	}
 	ck_assert_uint_eq(total_blocks, np * 3);
-	ck_assert_uint_eq(picker_peer_requests(p, 0) + picker_peer_requests(p, 1) +
-	    picker_peer_requests(p, 2), np * 3);
 	picker_free(p);
 	bitfield_free(&all);
 }

@@ -18,6 +18,14 @@
 static int runs, dones, not_ran;
 
 static void
+guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
 count_run(void *arg)
 {
 	__atomic_add_fetch(&runs, 1, __ATOMIC_SEQ_CST);
@@ -40,12 +48,16 @@ START_TEST(pool_runs_every_job_and_reports_on_loop)
 {
 	struct ev_loop *loop = ev_loop_new(0);
 	struct worker_pool *wp = worker_pool_new(loop, 3);
+	ev_timer guard;
 
 	runs = dones = not_ran = 0;
 	ck_assert_ptr_nonnull(wp);
 	ck_assert_int_eq(worker_pool_threads(wp), 3);
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(worker_submit(wp, count_run, count_done, loop), 0);
+	/* The pool's watcher doesn't keep a loop alive; the guard does, for 10 s. */
+	ev_timer_init(&guard, guard_cb, 10., 0.);
+	ev_timer_start(loop, &guard);
 	ev_run(loop, 0);
 	ck_assert_int_eq(dones, 100);
 	ck_assert_int_eq(runs, 100);
@@ -155,10 +167,13 @@ run_hasher(struct storage *st, const uint8_t *expected, uint8_t *out,
 {
 	struct worker_pool *wp;
 	struct hasher_cb cb = { h_progress, h_done, r };
+	ev_timer guard;
 
 	r->loop = ev_loop_new(0);
 	wp = worker_pool_new(r->loop, 2);
 	ck_assert_ptr_nonnull(hasher_start(wp, st, expected, out, have, &cb));
+	ev_timer_init(&guard, guard_cb, 10., 0.);
+	ev_timer_start(r->loop, &guard);
 	ev_run(r->loop, 0);
 	worker_pool_free(wp);
 	ev_loop_destroy(r->loop);
