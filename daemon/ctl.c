@@ -414,11 +414,11 @@ ctl_reply(struct ctl_client *c, json_t *msg)
 		log_warnx("ctl: client %llu is not reading its answers "
 		    "(%zu bytes queued); closing it", (unsigned long long)c->id, c->out.len);
 		c->dead = 1;
-		goto out;
 	}
 	/* Outside its own callback nothing else will notice the new output. */
 	if (!c->in_cb) {
-		client_write(c);
+		if (!c->dead)
+			client_write(c);
 		if (c->dead) {
 			ev_io_stop(c->ctl->loop, &c->io);
 			shutdown(c->fd, SHUT_RDWR);

@@ -467,7 +467,10 @@ m_torrent_share(struct call *k)
 		reply(k, json_pack("{s:I, s:s}", "job", (json_int_t)job, "path", p.path));
 }
 
-/* Reads a .torrent named by the client; small and bounded, so on the loop. */
+/*
+ * Reads a .torrent named by the client; small and bounded, so on the loop.
+ * -1: cannot read it; -2: it cannot be a .torrent.
+ */
 static int
 read_torrent_file(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
@@ -489,7 +492,7 @@ read_torrent_file(const char *path, uint8_t **out, size_t *len, char *err, size_
 		snprintf(err, errlen, "%s is larger than %u bytes; not a .torrent file", path,
 		    MAX_TORRENT_FILE);
 		close(fd);
-		return -1;
+		return -2;
 	}
 	if ((p = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
@@ -603,8 +606,10 @@ m_torrent_add(struct call *k)
 			ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "path must be absolute: %s", path);
 			return;
 		}
-		if (read_torrent_file(path, &raw, &len, err, sizeof(err)) == -1) {
-			ctl_reply_error(k->c, k->id, RPC_ERR_IO, "%s", err);
+		int rc = read_torrent_file(path, &raw, &len, err, sizeof(err));
+		if (rc != 0) {
+			ctl_reply_error(k->c, k->id, rc == -2 ? RPC_ERR_INVALID_TORRENT :
+			    RPC_ERR_IO, "%s", err);
 			return;
 		}
 	} else {

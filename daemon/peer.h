@@ -47,7 +47,7 @@ double peer_down_rate(struct peer *p, double now);
 double peer_up_rate(struct peer *p, double now);
 /* Bytes queued for sending: the transfer tops it up below the low mark. */
 size_t peer_send_queued(const struct peer *p);
-#define PEER_SEND_LOW (256u * 1024)
+#define PEER_SEND_LOW (1024u * 1024)
 /* The allowed-fast set the peer gave us (BEP 6), as a bitfield; may be NULL. */
 const struct bitfield *peer_allowed_fast(const struct peer *p);
 /* The transfer's opaque per-peer data. */

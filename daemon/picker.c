@@ -9,9 +9,10 @@
 /*
  * Layout (the idea of libtorrent's piece_picker): order[] holds every piece
  * we lack, grouped into buckets by availability -- bucket k is
- * order[bstart[k] .. bstart[k+1]) -- followed by the pieces we have. A have
- * message moves its piece across one bucket boundary with one swap, so
- * availability costs O(1) per piece. Picking walks the buckets from
+ * order[bstart[k] .. bstart[k+1]) -- with the pieces we have before
+ * bstart[0] and after bstart[nbuckets]. A have message moves its piece
+ * across one bucket boundary with one swap, so availability costs O(1)
+ * per piece; a completed piece leaves toward the nearer end. Picking walks the buckets from
  * availability 1 up, starting each bucket at a random offset: rarest first
  * with a random tie-break. Pieces nobody announced (bucket 0) are never
  * picked; the caller reports every peer's bitfield and haves.
@@ -64,6 +65,14 @@ struct ppeer {
 	uint32_t id;
 	struct preq *reqs;
 	size_t nreqs, cap;
+	/*
+	 * No fresh piece of this peer was left when it had dry_count pieces
+	 * and the fresh pool was at dry_epoch: until either changes, skip
+	 * the search, so a peer with nothing for us costs next to nothing.
+	 */
+	int dry;
+	uint32_t dry_count;
+	uint64_t dry_epoch;
 };
 
 struct cand {
@@ -79,11 +88,12 @@ struct picker {
 
 	struct bitfield have;
 	struct bitfield fresh;	/* lacking and not partial: where new pieces come from */
+	uint64_t fresh_epoch;	/* bumped when a piece rejoins the fresh pool */
 
 	uint32_t *avail;
 	uint32_t *order;
 	uint32_t *pos;		/* index of each piece in order[] */
-	uint32_t *bstart;	/* nbuckets + 1 entries; bstart[nbuckets] starts the pieces we have */
+	uint32_t *bstart;	/* nbuckets + 1 entries; pieces we have lie outside */
 	uint32_t nbuckets, bcap;
 
 	uint32_t *pidx;		/* partials[] slot of each piece, NONE */
@@ -108,6 +118,7 @@ struct pick {
 	double now;
 	struct picker_block *out;
 	size_t max, n;
+	int oom;		/* a search cut short: no conclusions from it */
 };
 
 /* splitmix64: tiny, seedable, plenty for tie-breaks. */
@@ -143,6 +154,13 @@ block_of(const struct picker *p, uint32_t piece, uint32_t begin)
 	if (piece >= p->npieces || begin % BLOCK_LEN != 0 || begin >= piece_len(p, piece))
 		return NONE;
 	return begin / BLOCK_LEN;
+}
+
+/* bitfield_get for the hot loops; callers keep i in range. */
+static inline int
+bit(const struct bitfield *bf, uint32_t i)
+{
+	return (bf->bits[i >> 3] >> (7 - (i & 7))) & 1;
 }
 
 /* Next set bit at or after i, or nbits. */
@@ -208,7 +226,7 @@ avail_inc(struct picker *p, uint32_t piece)
 
 	if (k == UINT32_MAX)
 		return;
-	if (bitfield_get(&p->have, piece)) {
+	if (bit(&p->have, piece)) {
 		p->avail[piece]++;
 		return;
 	}
@@ -230,7 +248,7 @@ avail_dec(struct picker *p, uint32_t piece)
 	if (k == 0)
 		return;
 	p->avail[piece]--;
-	if (bitfield_get(&p->have, piece))
+	if (bit(&p->have, piece))
 		return;
 	/* First of bucket k becomes last of bucket k - 1. */
 	order_swap(p, p->pos[piece], p->bstart[k]);
@@ -238,15 +256,28 @@ avail_dec(struct picker *p, uint32_t piece)
 	bucket_trim(p);
 }
 
-/* Moves piece past every bucket into the have region: once per piece, O(buckets). */
+/*
+ * Moves piece out of the buckets, one swap per bucket on the way to the
+ * nearer end: once per piece. Rare pieces, finished first, leave at the front.
+ */
 static void
 mark_have(struct picker *p, uint32_t piece)
 {
-	if (bitfield_get(&p->have, piece))
+	uint32_t k = p->avail[piece];
+
+	if (bit(&p->have, piece))
 		return;
-	for (uint32_t k = p->avail[piece]; k < p->nbuckets; k++) {
-		order_swap(p, p->pos[piece], p->bstart[k + 1] - 1);
-		p->bstart[k + 1]--;
+	if (k + 1 <= p->nbuckets - k) {
+		/* First of bucket j becomes last of bucket j - 1, down to the front. */
+		for (uint32_t j = k + 1; j-- > 0;) {
+			order_swap(p, p->pos[piece], p->bstart[j]);
+			p->bstart[j]++;
+		}
+	} else {
+		for (uint32_t j = k; j < p->nbuckets; j++) {
+			order_swap(p, p->pos[piece], p->bstart[j + 1] - 1);
+			p->bstart[j + 1]--;
+		}
 	}
 	bitfield_set(&p->have, piece);
 	bitfield_clear(&p->fresh, piece);
@@ -356,6 +387,7 @@ partial_revert(struct picker *p, uint32_t piece)
 		return;
 	partial_free(p, piece);
 	bitfield_set(&p->fresh, piece);
+	p->fresh_epoch++;
 }
 
 static void
@@ -483,8 +515,8 @@ partial_unrequest_all(struct picker *p, struct partial *pt)
 static int
 wanted(const struct pick *pk, uint32_t piece)
 {
-	return bitfield_get(pk->has, piece) &&
-	    (pk->allowed == NULL || bitfield_get(pk->allowed, piece));
+	return bit(pk->has, piece) &&
+	    (pk->allowed == NULL || bit(pk->allowed, piece));
 }
 
 static int
@@ -494,8 +526,10 @@ emit(struct pick *pk, struct partial *pt, uint32_t b)
 	uint32_t len = piece_len(pk->p, pt->piece), begin = b * BLOCK_LEN;
 	struct picker_block *o;
 
-	if (peer_append(pk->pp, pt->piece, b, pk->now) == -1)
+	if (peer_append(pk->pp, pt->piece, b, pk->now) == -1) {
+		pk->oom = 1;
 		return -1;
+	}
 	blk->req[blk->nreq++] = pk->pp->id;
 	if (blk->state == BLK_MISSING) {
 		blk->state = BLK_REQUESTED;
@@ -532,8 +566,10 @@ take_new(struct pick *pk, uint32_t piece)
 {
 	struct partial *pt = partial_new(pk->p, piece);
 
-	if (pt == NULL)
+	if (pt == NULL) {
+		pk->oom = 1;
 		return -1;
+	}
 	return take_missing(pk, pt);
 }
 
@@ -575,7 +611,7 @@ pick_walk(struct pick *pk)
 
 			if (++steps > budget)
 				return -1;
-			if (!bitfield_get(&p->fresh, piece) || !bitfield_get(pk->has, piece))
+			if (!bit(&p->fresh, piece) || !bit(pk->has, piece))
 				continue;
 			if (take_new(pk, piece) == -1 || pk->n == pk->max)
 				return 0;
@@ -676,8 +712,10 @@ pick_scan(struct pick *pk)
 	if (want > p->candcap) {
 		struct cand *c = realloc(p->cands, want * sizeof(*c));
 
-		if (c == NULL)
+		if (c == NULL) {
+			pk->oom = 1;
 			return;
+		}
 		p->cands = c;
 		p->candcap = want;
 	}
@@ -706,10 +744,22 @@ pick_scan(struct pick *pk)
 static void
 pick_fresh(struct pick *pk)
 {
-	if (pk->p->fresh.count == 0 || pk->n == pk->max)
+	struct picker *p = pk->p;
+	struct ppeer *pp = pk->pp;
+
+	if (p->fresh.count == 0 || pk->n == pk->max)
+		return;
+	if (pk->allowed == NULL && pp->dry && pp->dry_count == pk->has->count &&
+	    pp->dry_epoch == p->fresh_epoch)
 		return;
 	if (pk->allowed != NULL || pick_walk(pk) == -1)
 		pick_scan(pk);
+	/* Short of max after an exhaustive search: nothing fresh is left for it. */
+	if (pk->allowed == NULL && !pk->oom) {
+		pp->dry = pk->n < pk->max;
+		pp->dry_count = pk->has->count;
+		pp->dry_epoch = p->fresh_epoch;
+	}
 }
 
 static int
@@ -776,8 +826,6 @@ picker_pick(struct picker *p, const struct bitfield *peer_has, uint32_t peer,
 	/* Whatever is still free: nothing unrequested is left for this peer. */
 	if (pk.n < pk.max)
 		pick_endgame(&pk);
-	if (pk.pp->nreqs == 0)
-		peer_forget(p, pk.pp);
 	return pk.n;
 }
 
@@ -898,10 +946,91 @@ picker_add_peer_have(struct picker *p, uint32_t piece)
 		avail_inc(p, piece);
 }
 
+/*
+ * Moves every piece of bf one bucket up (add) or down, by a stable
+ * counting sort: the random order within buckets survives. The old count
+ * of position j is its bucket, so the keys come from streaming over
+ * bstart and a lookup in bf (small, cached), not from avail[] (large,
+ * random). tmp has room for 2 * nwant entries, bstart for nbuckets + 2.
+ */
+static void
+order_rebuild(struct picker *p, const struct bitfield *bf, int add, uint32_t *tmp)
+{
+	uint32_t base = p->bstart[0], nwant = p->bstart[p->nbuckets] - base;
+	uint32_t *key = tmp, *out = tmp + nwant, *lack = p->order + base, nb = 1, k = 0;
+
+	for (uint32_t j = 0; j < nwant; j++) {
+		while (base + j >= p->bstart[k + 1])
+			k++;
+		key[j] = k;
+		if (bit(bf, lack[j]) && (add || k > 0))
+			key[j] = add ? k + 1 : k - 1;
+		if (key[j] >= nb)
+			nb = key[j] + 1;
+	}
+	/* Counts, then starts; placing advances bstart[k] to the end of bucket k. */
+	memset(p->bstart, 0, (nb + 1) * sizeof(*p->bstart));
+	for (uint32_t j = 0; j < nwant; j++)
+		p->bstart[key[j] + 1]++;
+	for (k = 0; k < nb; k++)
+		p->bstart[k + 1] += p->bstart[k];
+	for (uint32_t j = 0; j < nwant; j++)
+		out[p->bstart[key[j]]++] = lack[j];
+	for (k = nb; k > 0; k--)
+		p->bstart[k] = p->bstart[k - 1] + base;
+	p->bstart[0] = base;
+	p->nbuckets = nb;
+	memcpy(lack, out, (size_t)nwant * sizeof(*out));
+	for (uint32_t j = 0; j < nwant; j++)
+		p->pos[out[j]] = base + j;
+}
+
+/*
+ * Large bitfields (a seed joining a big torrent): one sort instead of a
+ * few cache misses per piece. -1, with nothing changed, if out of memory.
+ */
+static int
+bulk_update(struct picker *p, const struct bitfield *bf, int add)
+{
+	uint32_t *tmp;
+
+	/* Adding raises the top availability by one at most. */
+	while (p->bcap < p->nbuckets + 2) {
+		uint32_t *n = realloc(p->bstart, 2 * p->bcap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		p->bstart = n;
+		p->bcap *= 2;
+	}
+	tmp = malloc(((size_t)p->bstart[p->nbuckets] - p->bstart[0] + 1) * 2 * sizeof(*tmp));
+	if (tmp == NULL)
+		return -1;
+	order_rebuild(p, bf, add, tmp);
+	free(tmp);
+	for (uint32_t i = next_set(bf, 0); i < bf->nbits; i = next_set(bf, (uint64_t)i + 1)) {
+		if (add && p->avail[i] < UINT32_MAX)
+			p->avail[i]++;
+		else if (!add && p->avail[i] > 0)
+			p->avail[i]--;
+	}
+	return 0;
+}
+
+/* Whether re-sorting beats one bucket move (a few cache misses) per piece. */
+static int
+bulk_pays(const struct picker *p, const struct bitfield *bf)
+{
+	return (uint64_t)bf->count * 4 >= p->bstart[p->nbuckets] - p->bstart[0] &&
+	    bf->count >= 4096;
+}
+
 void
 picker_add_peer_bitfield(struct picker *p, const struct bitfield *bf)
 {
 	if (bf == NULL || bf->nbits != p->npieces)
+		return;
+	if (bulk_pays(p, bf) && bulk_update(p, bf, 1) == 0)
 		return;
 	for (uint32_t i = next_set(bf, 0); i < bf->nbits; i = next_set(bf, (uint64_t)i + 1))
 		avail_inc(p, i);
@@ -911,6 +1040,8 @@ void
 picker_remove_peer_bitfield(struct picker *p, const struct bitfield *bf)
 {
 	if (bf == NULL || bf->nbits != p->npieces)
+		return;
+	if (bulk_pays(p, bf) && bulk_update(p, bf, 0) == 0)
 		return;
 	for (uint32_t i = next_set(bf, 0); i < bf->nbits; i = next_set(bf, (uint64_t)i + 1))
 		avail_dec(p, i);
@@ -1033,7 +1164,7 @@ picker_piece_verified(struct picker *p, uint32_t piece)
 {
 	struct partial *pt;
 
-	if (piece >= p->npieces || bitfield_get(&p->have, piece))
+	if (piece >= p->npieces || bit(&p->have, piece))
 		return;
 	if ((pt = partial_get(p, piece)) != NULL) {
 		partial_unrequest_all(p, pt);

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "conf.h"
@@ -40,6 +43,7 @@ struct session {
 	size_t cap;
 	int64_t started;
 	int stopping;
+	int lock_fd;		/* flock on state_dir/p2pd.lock: one daemon per state */
 	int own_socket;		/* unlink it at exit (not when systemd made it) */
 	ev_timer stop_timer;
 	ev_timer tick;
@@ -109,6 +113,39 @@ mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
 				break;
 		}
 	}
+	return 0;
+}
+
+/*
+ * SQLite's own locks only catch a writer mid-transaction; two daemons on one
+ * state directory would each think the torrents are theirs. The lock dies
+ * with the process, so a crash leaves nothing stale behind.
+ */
+static int
+lock_state_dir(struct session *s, const char *dir, char *err, size_t errlen)
+{
+	char path[4096], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/p2pd.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "another p2pd%s%s is using the state directory %s; "
+		    "give each daemon its own --state-dir", pid[0] ? " (pid " : "", pid[0] ?
+		    strcat(pid, ")") : "", dir);
+		close(fd);
+		return -1;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, pid, strlen(pid), 0);
+	s->lock_fd = fd;
 	return 0;
 }
 
@@ -265,6 +302,7 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	s->loop = loop;
 	s->started = (int64_t)time(NULL);
 	s->own_socket = own_socket;
+	s->lock_fd = -1;
 	ev_timer_init(&s->stop_timer, stop_timer_cb, 0., 0.);
 	if (conf_copy(&s->conf, conf) == -1) {
 		snprintf(err, errlen, "out of memory");
@@ -274,7 +312,8 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	if (config_path && (s->config_path = strdup(config_path)) == NULL)
 		goto oom;
 	if (mkdirs(conf->state_dir, 0700, err, errlen) == -1 ||
-	    mkdirs(conf->download_dir, 0750, err, errlen) == -1)
+	    mkdirs(conf->download_dir, 0750, err, errlen) == -1 ||
+	    lock_state_dir(s, conf->state_dir, err, errlen) == -1)
 		goto fail;
 	if (asprintf(&dbpath, "%s/p2pd.db", conf->state_dir) == -1)
 		goto oom;
@@ -351,6 +390,8 @@ session_free(struct session *s)
 	store_close(s->store);
 	free(s->peers);
 	free(s->bans);
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
 	ev_timer_stop(s->loop, &s->stop_timer);
 	free(s->torrents);
 	free(s->config_path);
@@ -423,10 +464,20 @@ session_answer(struct session *s, uint64_t client, json_t *req_id, json_t *resul
 
 void
 session_answer_error(struct session *s, uint64_t client, json_t *req_id, int code,
-    const char *msg)
+    const char *msg, json_t *data)
 {
-	if (s->ctl != NULL && req_id != NULL)
-		ctl_reply_deferred(s->ctl, client, rpc_error(req_id, code, msg));
+	json_t *e;
+
+	if (s->ctl == NULL || req_id == NULL) {
+		json_decref(data);
+		return;
+	}
+	e = rpc_error(req_id, code, msg);
+	if (e && data)
+		json_object_set_new(json_object_get(e, "error"), "data", data);
+	else
+		json_decref(data);
+	ctl_reply_deferred(s->ctl, client, e);
 }
 
 struct torrent *

@@ -45,8 +45,9 @@ int64_t session_started(const struct session *s);
 void session_event(struct session *s, enum ctl_event ev, json_t *params);
 /* Answers a request whose client may have gone meanwhile (steals result). */
 void session_answer(struct session *s, uint64_t client, json_t *req_id, json_t *result);
+/* data (may be NULL, stolen) goes into the error object, as for exists. */
 void session_answer_error(struct session *s, uint64_t client, json_t *req_id,
-    int code, const char *msg);
+    int code, const char *msg, json_t *data);
 
 /* Torrents in id order. */
 struct torrent *session_torrent_first(struct session *s);

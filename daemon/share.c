@@ -142,7 +142,7 @@ shares_free(struct shares *sh)
 }
 
 static void
-share_fail(struct share *j, int code, const char *msg)
+share_fail_data(struct share *j, int code, const char *msg, json_t *data)
 {
 	struct session *s = j->sh->s;
 
@@ -150,9 +150,17 @@ share_fail(struct share *j, int code, const char *msg)
 		log_warnx("share %llu %s: %s", (unsigned long long)j->job, j->path, msg);
 		session_event(s, CTL_EV_SHARE_FAILED, json_pack("{s:I, s:s, s:s}",
 		    "job", (json_int_t)j->job, "path", j->path, "error", msg));
-		session_answer_error(s, j->client, j->req_id, code, msg);
+		session_answer_error(s, j->client, j->req_id, code, msg, data);
+	} else {
+		json_decref(data);
 	}
 	share_destroy(j);
+}
+
+static void
+share_fail(struct share *j, int code, const char *msg)
+{
+	share_fail_data(j, code, msg, NULL);
 }
 
 /* --- scan, on a worker thread --- */
@@ -396,6 +404,7 @@ hash_done(void *ctx, enum hasher_status status, const char *herr)
 	struct torrent *t;
 	char err[512];
 	char *magnet;
+	uint8_t ih[20];
 	int code;
 
 	j->hasher = NULL;
@@ -416,8 +425,12 @@ hash_done(void *ctx, enum hasher_status status, const char *herr)
 	a.data_path = j->root;
 	a.origin = STORE_ORIGIN_SHARED;
 	a.have_all = 1;
+	memcpy(ih, mi->info_hash, 20);
 	if ((t = session_add_torrent(s, &a, &code, err, sizeof(err))) == NULL) {
-		share_fail(j, code, err);
+		struct torrent *dup = code == RPC_ERR_EXISTS ?
+		    session_torrent_by_hash(s, ih) : NULL;
+		share_fail_data(j, code, err, dup ? json_pack("{s:I, s:s}", "id",
+		    (json_int_t)torrent_id(dup), "info_hash", torrent_hex(dup)) : NULL);
 		return;
 	}
 	magnet = torrent_magnet(t);

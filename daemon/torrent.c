@@ -466,7 +466,7 @@ answer_waiters(struct torrent *t, const char *err)
 	while ((w = t->waiters) != NULL) {
 		t->waiters = w->next;
 		if (err)
-			session_answer_error(t->s, w->client, w->req_id, RPC_ERR_BUSY, err);
+			session_answer_error(t->s, w->client, w->req_id, RPC_ERR_BUSY, err, NULL);
 		else
 			session_answer(t->s, w->client, w->req_id, torrent_json(t, 0));
 		json_decref(w->req_id);

@@ -33,6 +33,7 @@
 #define CACHE_BYTES (32u << 20)
 #define BAN_STRIKES 2		/* failed pieces a peer alone sent before a ban */
 #define MAX_BAN_RECORDS 64
+#define SPARE_BUFFERS 32	/* piece buffers kept for reuse: fresh ones cost page faults */
 
 struct upreq {
 	uint32_t piece, begin, len;
@@ -47,6 +48,7 @@ struct tpeer {
 	uint32_t strikes;
 	double last_block;
 	double unchoked_at;
+	uint32_t pieces_from;		/* verified pieces it sent blocks of */
 };
 
 /* A piece being received: its bytes and who sent each block. */
@@ -98,6 +100,8 @@ struct transfer {
 	uint8_t *scratch;		/* for a request that spans extents */
 	struct ban_record bans[MAX_BAN_RECORDS];
 	size_t nbans;
+	uint8_t *spare[SPARE_BUFFERS];
+	size_t nspare;
 	unsigned jobs;			/* worker jobs holding a pointer to us */
 	int freeing;
 	ev_timer pump;			/* retries uploads held back by the rate limit */
@@ -176,6 +180,8 @@ transfer_destroy(struct transfer *tr)
 	}
 	for (size_t i = 0; tr->cache && i < tr->ncache; i++)
 		free(tr->cache[i].data);
+	while (tr->nspare > 0)
+		free(tr->spare[--tr->nspare]);
 	for (size_t i = 0; i < tr->nbans; i++) {
 		free(tr->bans[i].hash);
 		free(tr->bans[i].senders);
@@ -601,8 +607,10 @@ piece_passed(struct transfer *tr, struct hash_job *j)
 		int seen = 0;
 		for (uint32_t c = 0; c < b; c++)
 			seen |= j->senders[c] == j->senders[b];
-		if (!seen && tp)
+		if (!seen && tp) {
+			tp->pieces_from++;
 			json_array_append_new(peers, json_string(peer_addr_str(tp->p)));
+		}
 	}
 	session_event(tr->s, CTL_EV_PIECE_VERIFIED, json_pack("{s:I, s:I, s:o}", "id",
 	    (json_int_t)torrent_id(tr->t), "piece", (json_int_t)j->piece, "peers", peers));
@@ -613,13 +621,30 @@ piece_passed(struct transfer *tr, struct hash_job *j)
 		struct tpeer *tp = tr->peers[i];
 		if (!peer_is_active(tp->p))
 			continue;
-		if (!bitfield_get(peer_has(tp->p), j->piece))
-			peer_send_have(tp->p, j->piece);
+		/* Seeds get it too: their view of our progress comes from it. */
+		peer_send_have(tp->p, j->piece);
 		if (peer_am_interested(tp->p))
 			update_interest(tr, tp);
 	}
 	if (bitfield_full(transfer_have(tr)) || tr->nunsynced >= SYNC_PIECES)
 		start_sync(tr);
+}
+
+static uint8_t *
+buffer_get(struct transfer *tr)
+{
+	if (tr->nspare > 0)
+		return tr->spare[--tr->nspare];
+	return malloc(tr->piece_length);
+}
+
+static void
+buffer_put(struct transfer *tr, uint8_t *p)
+{
+	if (p != NULL && !tr->freeing && tr->nspare < SPARE_BUFFERS)
+		tr->spare[tr->nspare++] = p;
+	else
+		free(p);
 }
 
 static void
@@ -636,7 +661,7 @@ hash_write_done(void *arg, int ran)
 		else
 			piece_passed(tr, j);
 	}
-	free(j->data);
+	buffer_put(tr, j->data);
 	free(j->senders);
 	free(j);
 	job_released(tr);
@@ -688,7 +713,7 @@ transfer_peer_block(struct transfer *tr, struct peer *p, uint32_t piece, uint32_
 		return;
 	}
 	if (a->data == NULL) {
-		a->data = malloc(psize);
+		a->data = buffer_get(tr);
 		a->senders = calloc((psize + WIRE_BLOCK - 1) / WIRE_BLOCK, sizeof(uint32_t));
 		if (a->data == NULL || a->senders == NULL) {
 			free(a->data);
@@ -1187,9 +1212,14 @@ transfer_peers_json(struct transfer *tr)
 	json_t *a = json_array();
 	double now = tnow(tr);
 
-	for (size_t i = 0; i < tr->npeers; i++)
-		if (peer_is_active(tr->peers[i]->p))
-			json_array_append_new(a, peer_json(tr->peers[i]->p, now, tr->npieces));
+	for (size_t i = 0; i < tr->npeers; i++) {
+		json_t *o;
+		if (!peer_is_active(tr->peers[i]->p))
+			continue;
+		o = peer_json(tr->peers[i]->p, now, tr->npieces);
+		json_object_set_new(o, "pieces_from", json_integer(tr->peers[i]->pieces_from));
+		json_array_append_new(a, o);
+	}
 	return a;
 }
 
