@@ -757,7 +757,7 @@ unquote(char *p, char **end, char *err, size_t errlen)
 static char *
 split_value(char *p, char *err, size_t errlen)
 {
-	char *end, *v;
+	char *end = NULL, *v;
 
 	while (is_space(*p))
 		p++;
