@@ -61,6 +61,7 @@ struct peer {
 	struct bitfield has;
 	struct bitfield allowed;	/* allowed-fast pieces it gave us */
 	int msgs;			/* messages after the handshake */
+	int seen_pieces;		/* a have, bitfield, have_all or have_none came */
 	int choking_us;
 	int interested_in_us;
 	int am_choking;
@@ -357,10 +358,15 @@ check_index(struct peer *p, uint32_t index, const char *what)
 static int
 handle_bitfield(struct peer *p, const struct wire_msg *m)
 {
-	if (p->msgs != 1) {
-		peer_close(p, "bitfield-not-first");
+	/*
+	 * BEP 3 wants it first; clients send their BEP 10 handshake either side
+	 * of it, so what counts is that no piece set came before.
+	 */
+	if (p->seen_pieces) {
+		peer_close(p, "bitfield-after-have");
 		return -1;
 	}
+	p->seen_pieces = 1;
 	if (m->id == WIRE_HAVE_ALL || m->id == WIRE_HAVE_NONE) {
 		if (!p->fast) {
 			peer_close(p, "fast-message-without-fast-extension");
@@ -442,6 +448,7 @@ dispatch(struct peer *p, const struct wire_msg *m)
 	case WIRE_HAVE:
 		if (check_index(p, m->index, "have") == -1)
 			return -1;
+		p->seen_pieces = 1;
 		if (!bitfield_get(&p->has, m->index)) {
 			bitfield_set(&p->has, m->index);
 			transfer_peer_have(tr, p, m->index);
