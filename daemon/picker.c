@@ -11,15 +11,21 @@
  * we lack, grouped into buckets by availability -- bucket k is
  * order[bstart[k] .. bstart[k+1]) -- with the pieces we have before
  * bstart[0] and after bstart[nbuckets]. A have message moves its piece
- * across one bucket boundary with one swap, so availability costs O(1)
- * per piece; a completed piece leaves toward the nearer end. Picking walks the buckets from
- * availability 1 up, starting each bucket at a random offset: rarest first
- * with a random tie-break. Pieces nobody announced (bucket 0) are never
- * picked; the caller reports every peer's bitfield and haves.
+ * across one bucket boundary with one swap, so availability costs O(1) per
+ * piece; a completed piece leaves toward the nearer end.
+ *
+ * Picking walks the buckets from availability 1 up, starting each bucket at
+ * a random offset: rarest first with a random tie-break, and a peer with
+ * most pieces finds one in a few steps. A peer with few useful pieces
+ * would make the walk long, so after a step budget the bitfields are
+ * intersected 64 pieces at a time instead. Pieces nobody announced (bucket
+ * 0) are never picked: the caller reports every peer's bitfield and haves.
  *
  * Per-block state exists only for partial pieces (some block requested or
- * received). Partials with a missing block are also on open[], which is
- * served before any new piece is started, so pieces finish.
+ * received). Partials with a missing block are also on open[], served
+ * before any new piece is started, so pieces finish. Endgame is per peer:
+ * once nothing unrequested is left in the pieces it has, it may duplicate
+ * others' requests (BEP 3's "end game"), at most MAX_REQUESTERS per block.
  */
 
 #define BLOCK_LEN	16384u
@@ -774,8 +780,8 @@ requested_by(const struct pblock *blk, uint32_t peer)
 /*
  * Endgame: nothing unrequested is left in the pieces this peer has, so it
  * duplicates requests of others, least-requested blocks first, at most
- * MAX_REQUESTERS per block and never twice to one peer. Partials are few
- * by now, so a scan over them is cheap.
+ * MAX_REQUESTERS per block and never twice to one peer. Only partial
+ * pieces are scanned, and they are bounded by the requests in flight.
  */
 static void
 pick_endgame(struct pick *pk)
@@ -1008,11 +1014,15 @@ bulk_update(struct picker *p, const struct bitfield *bf, int add)
 		return -1;
 	order_rebuild(p, bf, add, tmp);
 	free(tmp);
-	for (uint32_t i = next_set(bf, 0); i < bf->nbits; i = next_set(bf, (uint64_t)i + 1)) {
-		if (add && p->avail[i] < UINT32_MAX)
-			p->avail[i]++;
-		else if (!add && p->avail[i] > 0)
-			p->avail[i]--;
+	for (size_t j = 0; j < bitfield_bytes(bf->nbits); j++) {
+		for (uint32_t i = (uint32_t)j * 8, b = bf->bits[j]; b != 0; i++, b = (b << 1) & 0xff) {
+			if (!(b & 0x80))
+				continue;
+			if (add && p->avail[i] < UINT32_MAX)
+				p->avail[i]++;
+			else if (!add && p->avail[i] > 0)
+				p->avail[i]--;
+		}
 	}
 	return 0;
 }

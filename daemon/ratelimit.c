@@ -27,7 +27,8 @@ static void
 refill(struct ratelimit *r, double now)
 {
 	r->tokens = tokens_at(r, now);
-	r->last = now;
+	if (now > r->last)
+		r->last = now;
 }
 
 void

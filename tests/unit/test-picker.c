@@ -596,10 +596,45 @@ START_TEST(test_no_useful_piece)
 	for (int i = 0; i < 4; i++)
 		ck_assert_uint_eq(out[i].piece % 2, 1);
 	ck_assert_uint_eq(picker_pick(p, &all, 2, 0, out, 0, NULL), 0);
+	/* Asked again: still nothing; then it announces a piece we lack. */
+	ck_assert_uint_eq(picker_pick(p, &peer, 1, 0, out, 4, NULL), 0);
+	bitfield_set(&peer, 501);
+	picker_add_peer_have(p, 501);
+	ck_assert_uint_eq(picker_pick(p, &peer, 1, 0, out, 4, NULL), 1);
+	ck_assert_uint_eq(out[0].piece, 501);
 	picker_free(p);
 	bitfield_free(&have);
 	bitfield_free(&peer);
 	bitfield_free(&all);
+}
+END_TEST
+
+START_TEST(test_pieces_return)
+{
+	/* B only has 5, which A is fetching; once A leaves, 5 is B's to fetch. */
+	struct picker *p = picker_new(10, BLK, 10 * BLK, NULL, 1);
+	struct bitfield all = bf_all(10), five = bf_one(10, 5);
+	struct picker_block out[10];
+
+	picker_add_peer_bitfield(p, &all);
+	picker_add_peer_bitfield(p, &five);
+	ck_assert_uint_eq(picker_pick(p, &all, 1, 0, out, 10, NULL), 10);
+	ck_assert_uint_eq(picker_pick(p, &five, 2, 0, out, 10, NULL), 1);	/* endgame */
+	picker_block_dropped(p, 5, 0, 2);
+	ck_assert_uint_eq(picker_pick(p, &five, 2, 0, out, 10, NULL), 1);
+	picker_block_dropped(p, 5, 0, 2);
+	picker_peer_dropped(p, 1);
+	ck_assert(!picker_in_endgame(p));
+	ck_assert_uint_eq(picker_pick(p, &five, 2, 0, out, 10, NULL), 1);
+	ck_assert_uint_eq(out[0].piece, 5);
+	ck_assert(!picker_in_endgame(p));
+	/* Nine fresh pieces, then a duplicate of B's request tops it up. */
+	ck_assert_uint_eq(picker_pick(p, &all, 3, 0, out, 10, NULL), 10);
+	ck_assert_uint_eq(out[9].piece, 5);
+	ck_assert(picker_in_endgame(p));
+	picker_free(p);
+	bitfield_free(&all);
+	bitfield_free(&five);
 }
 END_TEST
 
@@ -745,11 +780,25 @@ START_TEST(test_scale)
 	ck_assert_uint_eq(picker_have_count(p), SCALE_PIECES);
 	fprintf(stderr, "picker scale: %u pieces, %d peers, %d rounds, %zu endgame dups, %.2f s\n",
 	    SCALE_PIECES, SCALE_PEERS, rounds, dups, t);
-	for (int i = 0; i < SCALE_PEERS; i++) {
-		picker_remove_peer_bitfield(p, &bf[i]);
-		bitfield_free(&bf[i]);
+	/* Two leave: counts drop by exactly their bits. */
+	for (uint32_t k = 0; k < SCALE_PIECES; k += 4099) {
+		uint32_t n = 0;
+
+		for (int i = 0; i < SCALE_PEERS; i++)
+			n += (uint32_t)bitfield_get(&bf[i], k);
+		ck_assert_uint_eq(picker_availability(p, k), n);
 	}
-	ck_assert_uint_eq(picker_availability(p, 12345), 0);
+	picker_remove_peer_bitfield(p, &bf[0]);
+	picker_remove_peer_bitfield(p, &bf[1]);
+	for (uint32_t k = 0; k < SCALE_PIECES; k += 4099) {
+		uint32_t n = 0;
+
+		for (int i = 2; i < SCALE_PEERS; i++)
+			n += (uint32_t)bitfield_get(&bf[i], k);
+		ck_assert_uint_eq(picker_availability(p, k), n);
+	}
+	for (int i = 0; i < SCALE_PEERS; i++)
+		bitfield_free(&bf[i]);
 	picker_free(p);
 }
 END_TEST
@@ -780,6 +829,7 @@ test_suite(void)
 	tcase_add_test(tc, test_availability);
 	tcase_add_test(tc, test_have_at_start);
 	tcase_add_test(tc, test_no_useful_piece);
+	tcase_add_test(tc, test_pieces_return);
 	tcase_add_test(tc, test_sparse_peer);
 	tcase_add_test(tc, test_completion);
 	tcase_add_test(tc, test_empty_torrent);
