@@ -264,11 +264,11 @@ elapsed(const struct timespec *t0)
 }
 
 static int
-term_width(void)
+term_width(int fd)
 {
 	struct winsize ws;
 
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
 		return ws.ws_col;
 	return 80;
 }
@@ -319,7 +319,7 @@ progress_update(uint64_t done, uint64_t total)
 	 * it does not jump; the last column is left free as some terminals
 	 * wrap there.
 	 */
-	width = term_width() - 1;
+	width = term_width(STDERR_FILENO) - 1;
 	barw = width - (int)strlen(bar.label) - 3 - BAR_TAIL;
 	if (barw > 40)
 		barw = 40;
@@ -580,7 +580,7 @@ kv_counts(const json_t *st)
 void
 out_status(const json_t *st)
 {
-	char d[FMT_LEN];
+	char d[FMT_LEN], u[FMT_LEN];
 
 	out_kv("version", "p2pd %s (API %lld)", out_jstr(st, "version", "?"),
 	    out_jint(st, "api_version"));
@@ -594,6 +594,11 @@ out_status(const json_t *st)
 	out_kv("workers", "%lld", out_jint(st, "workers"));
 	out_kv("clients", "%lld", out_jint(st, "clients"));
 	kv_counts(st);
+	out_kv("peers", "%lld", out_jint(st, "peers"));
+	out_kv("rates", "down %s, up %s",
+	    fmt_rate((double)out_jsize(st, "down_rate"), d, sizeof(d)),
+	    fmt_rate((double)out_jsize(st, "up_rate"), u, sizeof(u)));
+	out_kv("banned", "%lld", out_jint(st, "banned"));
 }
 
 int
@@ -646,6 +651,263 @@ out_files_table(const json_t *files)
 	table_print(tab, stdout);
 	table_free(tab);
 	return 0;
+}
+
+int
+out_peers_table(const json_t *peers)
+{
+	static const char *const hdr[] = {
+		"ADDRESS", "CLIENT", "DIR", "FLAGS", "DOWN", "UP", "PROGRESS",
+		"DOWNLOADED", "UPLOADED",
+	};
+	char down[FMT_LEN], up[FMT_LEN], pct[FMT_LEN], dl[FMT_LEN], ul[FMT_LEN];
+	struct table *tab;
+	json_t *p;
+	size_t i;
+
+	if ((tab = table_new(hdr, "llllrrrrr")) == NULL)
+		return -1;
+	json_array_foreach(peers, i, p)
+		table_row(tab, out_jstr(p, "address", "?"),
+		    out_jstr(p, "client", "?"), out_jstr(p, "direction", "?"),
+		    out_jstr(p, "flags", ""),
+		    fmt_rate((double)out_jsize(p, "down_rate"), down, sizeof(down)),
+		    fmt_rate((double)out_jsize(p, "up_rate"), up, sizeof(up)),
+		    fmt_percent(out_jnum(p, "progress"), pct, sizeof(pct)),
+		    fmt_size(out_jsize(p, "downloaded"), dl, sizeof(dl)),
+		    fmt_size(out_jsize(p, "uploaded"), ul, sizeof(ul)));
+	table_print(tab, stdout);
+	table_free(tab);
+	return 0;
+}
+
+/* ---- config: session settings ---- */
+
+void
+out_setting_value(const json_t *v)
+{
+	char *s;
+
+	if (json_is_integer(v))
+		printf("%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		out_safe(stdout, json_string_value(v));
+	else if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
+		/* A newer p2pd's kind of value: show it as it came. */
+		out_safe(stdout, s);
+		free(s);
+	} else
+		putchar('?');
+	putchar('\n');
+}
+
+void
+out_settings(const json_t *settings)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)settings, key, v) {
+		out_safe(stdout, key);
+		fputs(" = ", stdout);
+		out_setting_value(v);
+	}
+}
+
+/* ---- wait: one line per torrent ---- */
+
+/* "3 name", made safe, for the first column. */
+static void
+wait_label(const struct wait_row *r, char *out, size_t n)
+{
+	snprintf(out, n, "%lld %s", out_jint(r->t, "id"),
+	    out_jstr(r->t, "name", "?"));
+	for (char *p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* Percent done; a magnet without metadata has no size to count against. */
+static const char *
+wait_percent(const struct wait_row *r, char *out, size_t n)
+{
+	if (out_jint(r->t, "pieces") == 0)
+		snprintf(out, n, "-");
+	else
+		fmt_percent(out_jnum(r->t, "progress"), out, n);
+	return out;
+}
+
+/* What comes last on a line: the ETA while downloading, else the state. */
+static void
+wait_status(const struct wait_row *r, char *out, size_t n)
+{
+	const char *state = out_jstr(r->t, "state", "?");
+	uint64_t size = out_jsize(r->t, "size");
+	uint64_t have = out_jsize(r->t, "have_bytes");
+	char s[FMT_LEN];
+
+	if (r->complete)
+		snprintf(out, n, "complete");
+	else if (strcmp(state, "checking") == 0)
+		snprintf(out, n, "checking %s", fmt_percent(out_jnum(r->t,
+		    "check_progress"), s, sizeof(s)));
+	else if (strcmp(state, "downloading") != 0)
+		snprintf(out, n, "%s", state);
+	else if (r->down_rate > 0 && size > have)
+		snprintf(out, n, "ETA %s", fmt_duration((size - have) /
+		    r->down_rate, s, sizeof(s)));
+	else
+		snprintf(out, n, "%s", r->peers == 0 ? "no peers" : "stalled");
+}
+
+/* "down 1.2 MiB/s  up 0 B/s  3 peers  ETA 1m 20s" */
+static void
+wait_tail(const struct wait_row *r, char *out, size_t n)
+{
+	char down[FMT_LEN], up[FMT_LEN], status[FMT_LEN + 16];
+
+	wait_status(r, status, sizeof(status));
+	snprintf(out, n, "down %s  up %s  %lld peer%s  %s",
+	    fmt_rate((double)r->down_rate, down, sizeof(down)),
+	    fmt_rate((double)r->up_rate, up, sizeof(up)), r->peers,
+	    r->peers == 1 ? "" : "s", status);
+}
+
+/*
+ * Writes at most w display columns of s, padded with spaces to w when pad
+ * is set; a cut name ends in '~' so that it does not pass for whole.
+ */
+static void
+put_fit(const char *s, size_t w, int pad)
+{
+	size_t cols = text_width(s), i, col = 0;
+
+	if (cols <= w) {
+		fputs(s, stdout);
+		for (; pad && cols < w; cols++)
+			putchar(' ');
+		return;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && ++col == w)
+			break;
+		putchar(s[i]);
+	}
+	if (w > 0)
+		putchar('~');
+}
+
+/* Column widths of the display: the bar takes what the text leaves. */
+struct wait_cols {
+	size_t name, bar, tail;
+};
+
+#define WAIT_BAR_MAX	30
+#define WAIT_BAR_MIN	10
+#define WAIT_NAME_MIN	12
+#define WAIT_PCT	6	/* "100.0%" */
+
+static void
+wait_layout(const struct wait_row *rows, size_t n, size_t width,
+    struct wait_cols *wc)
+{
+	/*
+	 * The widest tail so far: the columns keep their place while rates
+	 * grow and shrink, so the bars do not jump about.
+	 */
+	static size_t tail_max;
+	char s[1024];
+	size_t fixed, need;
+
+	wc->name = 0;
+	wc->tail = tail_max;
+	for (size_t i = 0; i < n; i++) {
+		wait_label(&rows[i], s, sizeof(s));
+		if (text_width(s) > wc->name)
+			wc->name = text_width(s);
+		wait_tail(&rows[i], s, sizeof(s));
+		if (strlen(s) > wc->tail)
+			wc->tail = strlen(s);
+	}
+	tail_max = wc->tail;
+	/* name, " 42.5% [", bar, "]  ", tail */
+	fixed = 1 + WAIT_PCT + 2 + 3 + wc->tail;
+	need = wc->name + fixed + WAIT_BAR_MIN;
+	if (need > width && wc->name > WAIT_NAME_MIN)
+		wc->name = need - width >= wc->name - WAIT_NAME_MIN ?
+		    WAIT_NAME_MIN : wc->name - (need - width);
+	wc->bar = width > wc->name + fixed ? width - wc->name - fixed : 0;
+	if (wc->bar > WAIT_BAR_MAX)
+		wc->bar = WAIT_BAR_MAX;
+	if (wc->bar < WAIT_BAR_MIN)
+		wc->bar = 0;
+}
+
+/* One line of the display, cut at width columns. */
+static void
+wait_draw_row(const struct wait_row *r, const struct wait_cols *wc,
+    size_t width)
+{
+	char label[1024], line[1024], pct[FMT_LEN], tail[512], meter[WAIT_BAR_MAX + 1];
+	double frac = out_jnum(r->t, "progress");
+	size_t fill = frac > 0 && frac <= 1 ? (size_t)(frac * (double)wc->bar) :
+	    frac > 1 ? wc->bar : 0;
+
+	wait_label(r, label, sizeof(label));
+	wait_tail(r, tail, sizeof(tail));
+	for (size_t i = 0; i < wc->bar; i++)
+		meter[i] = i < fill ? '#' : '-';
+	meter[wc->bar] = '\0';
+	snprintf(line, sizeof(line), " %*s %s%s%s%s", WAIT_PCT,
+	    wait_percent(r, pct, sizeof(pct)), wc->bar ? "[" : "", meter,
+	    wc->bar ? "]  " : " ", tail);
+	fputs("\r", stdout);
+	put_fit(label, width < wc->name ? width : wc->name, 1);
+	if (width > wc->name)
+		put_fit(line, width - wc->name, 0);
+	fputs("\033[K\n", stdout);
+}
+
+void
+out_wait_draw(const struct wait_row *rows, size_t n, int up)
+{
+	/* The last column stays free: some terminals wrap when it is written. */
+	size_t width = (size_t)term_width(STDOUT_FILENO) - 1;
+	struct wait_cols wc;
+
+	wait_layout(rows, n, width, &wc);
+	if (up > 0)
+		printf("\033[%dA", up);
+	for (size_t i = 0; i < n; i++)
+		wait_draw_row(&rows[i], &wc, width);
+	fflush(stdout);
+}
+
+void
+out_wait_line(const struct wait_row *r)
+{
+	char label[1024], pct[FMT_LEN], size[FMT_LEN], down[FMT_LEN], up[FMT_LEN];
+	char status[FMT_LEN + 16];
+	const char *state = out_jstr(r->t, "state", "?");
+
+	wait_label(r, label, sizeof(label));
+	fmt_size(out_jsize(r->t, "size"), size, sizeof(size));
+	if (r->complete) {
+		printf("%s: complete, %s\n", label, size);
+		return;
+	}
+	fmt_rate((double)r->down_rate, down, sizeof(down));
+	fmt_rate((double)r->up_rate, up, sizeof(up));
+	printf("%s: %s %s of %s, down %s, up %s, %lld peer%s", label,
+	    state, wait_percent(r, pct, sizeof(pct)), size, down, up,
+	    r->peers, r->peers == 1 ? "" : "s");
+	/* Any other state already says all; downloading adds the ETA. */
+	if (strcmp(state, "downloading") == 0) {
+		wait_status(r, status, sizeof(status));
+		printf(", %s", status);
+	}
+	putchar('\n');
 }
 
 /* ---- watch: one line per event ---- */
@@ -702,6 +964,63 @@ ev_state(json_t *names, const json_t *p)
 	}
 }
 
+/* "127.0.0.2:6881, [::1]:6881": a few addresses, then how many more. */
+static void
+ev_addresses(const json_t *p)
+{
+	json_t *peers = json_object_get(p, "peers"), *v;
+	size_t i, n = json_array_size(peers);
+
+	json_array_foreach(peers, i, v) {
+		if (i == 4) {
+			printf(" and %zu more", n - i);
+			break;
+		}
+		fputs(i ? ", " : "", stdout);
+		out_safe(stdout, json_is_string(v) ? json_string_value(v) : "?");
+	}
+}
+
+static void
+ev_piece(json_t *names, const char *type, const json_t *p)
+{
+	int ok = strcmp(type, "piece.verified") == 0;
+	size_t n = json_array_size(json_object_get(p, "peers"));
+
+	ev_torrent(names, out_jint(p, "id"));
+	printf(": piece %lld %s", out_jint(p, "piece"),
+	    ok ? "verified" : "failed the hash check");
+	if (n > 0) {
+		fputs(ok ? " (from " : " (blamed: ", stdout);
+		ev_addresses(p);
+		putchar(')');
+	}
+}
+
+/* The transfer events; 0 if type is none of them. */
+static int
+ev_transfer(json_t *names, const char *type, const json_t *p)
+{
+	if (strcmp(type, "piece.verified") == 0 ||
+	    strcmp(type, "piece.failed") == 0)
+		ev_piece(names, type, p);
+	else if (strcmp(type, "torrent.completed") == 0) {
+		out_names_add(names, p);
+		ev_torrent(names, out_jint(p, "id"));
+		fputs(": complete", stdout);
+	} else if (strcmp(type, "peer.banned") == 0) {
+		ev_torrent(names, out_jint(p, "id"));
+		fputs(": banned ", stdout);
+		out_safe(stdout, out_jstr(p, "address", "?"));
+		if (out_jstr(p, "reason", NULL) != NULL) {
+			fputs(": ", stdout);
+			out_safe(stdout, out_jstr(p, "reason", ""));
+		}
+	} else
+		return 0;
+	return 1;
+}
+
 static void
 ev_details(json_t *names, const char *type, const json_t *p)
 {
@@ -725,7 +1044,8 @@ ev_details(json_t *names, const char *type, const json_t *p)
 	} else if (strcmp(type, "share.failed") == 0) {
 		printf("job %lld: ", out_jint(p, "job"));
 		out_safe(stdout, out_jstr(p, "error", "?"));
-	} else if ((s = json_dumps(p, JSON_COMPACT)) != NULL) {
+	} else if (!ev_transfer(names, type, p) &&
+	    (s = json_dumps(p, JSON_COMPACT)) != NULL) {
 		/* A newer p2pd's event: show it whole rather than hide it. */
 		out_safe(stdout, s);
 		free(s);
@@ -745,7 +1065,8 @@ out_event(json_t *names, const json_t *p)
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(when, sizeof(when), "%H:%M:%S", &tm) == 0)
 		snprintf(when, sizeof(when), "?");
-	printf("%s  %-15s ", when, type);
+	/* Wide enough for "torrent.completed", so the details line up. */
+	printf("%s  %-17s ", when, type);
 	ev_details(names, type, p);
 	putchar('\n');
 }

@@ -65,9 +65,31 @@ void out_torrent_info(const json_t *t);		/* torrent.get: "key value" lines */
 void out_torrent_added(const json_t *t);
 void out_share_done(const json_t *done);	/* share.done event params */
 void out_verified(const json_t *t);		/* "3 name: 12/12 pieces good" */
-/* Tables for torrent.list and torrent.files; -1 out of memory. */
+/* Tables for torrent.list, torrent.files and torrent.peers; -1 out of memory. */
 int out_torrent_table(const json_t *torrents);
 int out_files_table(const json_t *files);
+int out_peers_table(const json_t *peers);
+/* session.get: "key = value" lines, in the daemon's order. */
+void out_settings(const json_t *settings);
+/* One setting's value alone, for `config get` and `config set`. */
+void out_setting_value(const json_t *v);
+
+/* wait: what one torrent's line shows. */
+struct wait_row {
+	json_t *t;		/* torrent.get result */
+	long long peers;	/* connections, from torrent.peers */
+	uint64_t down_rate;	/* bytes/s, summed over the peers */
+	uint64_t up_rate;
+	int complete;		/* as wait counts it: seeding, or all pieces */
+};
+/*
+ * The live display on a terminal (stdout): one line per row, each cut to
+ * the terminal's width so that none wraps. up is the number of lines drawn
+ * last time, which are overwritten; the cursor ends below the display.
+ */
+void out_wait_draw(const struct wait_row *rows, size_t n, int up);
+/* Off a terminal: "3 name: downloading 42.5% of 1.0 GiB, ..." */
+void out_wait_line(const struct wait_row *r);
 
 /*
  * watch: one line per event. Events name torrents by id only, so names

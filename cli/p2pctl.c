@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #define CMD_WIDTH	20	/* column of the help text in `p2pctl --help` */
 #define OPT_WIDTH	20
 #define HELP_COLS	79
+#define ARGS_MANY	INT_MAX	/* max_args of a command taking a list */
 
 /* One option of a command. */
 struct opt {
@@ -59,7 +61,12 @@ struct cmd {
 	const char *args;	/* positionals as shown in usage lines */
 	int min_args;
 	int max_args;
-	const char *complete;	/* bash completes positionals: "file", "id", ... */
+	/*
+	 * How bash completes each positional, one word per position, the
+	 * last for all that follow: "file", "dir", "torrent", "id",
+	 * "setting", "none", or "=a|b" for one of the words a and b.
+	 */
+	const char *complete;
 	const struct opt *opts;	/* ends with a NULL name */
 	const char *method;	/* the main JSON-RPC method, for the help text */
 	const char *help;	/* one line for `p2pctl --help` */
@@ -93,6 +100,10 @@ static void cmd_add(struct ctl *);
 static void cmd_list(struct ctl *);
 static void cmd_info(struct ctl *);
 static void cmd_files(struct ctl *);
+static void cmd_peers(struct ctl *);
+static void cmd_peer(struct ctl *);
+static void cmd_wait(struct ctl *);
+static void cmd_config(struct ctl *);
 static void cmd_pause(struct ctl *);
 static void cmd_verify(struct ctl *);
 static void cmd_remove(struct ctl *);
@@ -152,6 +163,12 @@ static const struct opt remove_opts[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL }
 };
 
+static const struct opt wait_opts[] = {
+	{ "--timeout", NULL, "SEC", 0, NULL,
+	    "exit 1 if not all complete after SEC seconds (default: no limit)" },
+	{ NULL, NULL, NULL, 0, NULL, NULL }
+};
+
 static const struct opt export_opts[] = {
 	{ "--output", "-o", "FILE", 0, "file",
 	    "write the .torrent to FILE (default: stdout, unless it is a"
@@ -161,7 +178,11 @@ static const struct opt export_opts[] = {
 
 static const struct cmd cmds[] = {
 	{ "status", NULL, "", 0, 0, NULL, no_opts, "session.status",
-	    "daemon, network and transfer summary", NULL, cmd_status },
+	    "daemon, network and transfer summary",
+	    "Shows the daemon's version and paths, the addresses it listens on\n"
+	    "for peers (as bound: port 0 shows the port picked), connected\n"
+	    "peers, the total download and upload rates, how many addresses\n"
+	    "are banned, and how many torrents are in each state.", cmd_status },
 	{ "share", NULL, "PATH", 1, 1, "file", share_opts, "torrent.share",
 	    "hash a file or directory into a new torrent and seed it",
 	    "PATH is made absolute here; p2pd must be able to read it. A\n"
@@ -179,6 +200,13 @@ static const struct cmd cmds[] = {
 	    "everything about one torrent", NULL, cmd_info },
 	{ "files", NULL, "ID", 1, 1, "id", no_opts, "torrent.files",
 	    "the files of a torrent and their progress", NULL, cmd_files },
+	{ "peers", NULL, "ID", 1, 1, "id", no_opts, "torrent.peers",
+	    "the peers of a torrent, their rates and progress",
+	    "DIR: out if p2pd connected to the peer, in if the peer did.\n"
+	    "FLAGS: I we are interested, i the peer is interested, C we choke\n"
+	    "it, c it chokes us, F Fast extension, E extension protocol,\n"
+	    "S snubbed. PROGRESS is the share of pieces the peer has.",
+	    cmd_peers },
 	{ "pause", NULL, "ID", 1, 1, "id", no_opts, "torrent.pause",
 	    "stop transferring a torrent (survives restarts)", NULL, cmd_pause },
 	{ "resume", NULL, "ID", 1, 1, "id", no_opts, "torrent.resume",
@@ -190,6 +218,21 @@ static const struct cmd cmds[] = {
 	{ "remove", NULL, "ID", 1, 1, "id", remove_opts, "torrent.remove",
 	    "forget a torrent (its data stays unless --delete-data)", NULL,
 	    cmd_remove },
+	{ "peer", NULL, "add ID ADDR:PORT", 1, 3, "=add id none", no_opts,
+	    "peer.add", "connect a torrent to a peer by hand",
+	    "ADDR is numeric: 192.0.2.7:6881 or [2001:db8::7]:6881. How the\n"
+	    "connection goes shows in `p2pctl peers ID` and p2pd's log.",
+	    cmd_peer },
+	{ "wait", NULL, "ID...", 1, ARGS_MANY, "id", wait_opts,
+	    "events.subscribe, torrent.get and torrent.peers",
+	    "wait until torrents are complete, showing their progress",
+	    "Exits 0 once every torrent is seeding or has all its pieces, and 1\n"
+	    "as soon as one is in the error state or is removed. On a terminal\n"
+	    "a line per torrent (percent, rates, peers, ETA) is redrawn in\n"
+	    "place; otherwise a line per torrent prints at most every 5 seconds\n"
+	    "and on each state change. With --json only the final torrent\n"
+	    "objects print. Interrupting p2pctl does not stop the downloads.",
+	    cmd_wait },
 	{ "export", NULL, "ID", 1, 1, "id", export_opts, "torrent.export",
 	    "write a torrent's .torrent file", NULL, cmd_export },
 	{ "magnet", NULL, "ID", 1, 1, "id", no_opts, "torrent.export",
@@ -198,6 +241,14 @@ static const struct cmd cmds[] = {
 	    "print events as they happen, until interrupted",
 	    "Exits 0 when p2pd shuts down. With --json each event's params\n"
 	    "print as one JSON line.", cmd_watch },
+	{ "config", NULL, "[get KEY | set KEY VALUE]", 0, 3,
+	    "=get|set setting none", no_opts, "session.get or session.set",
+	    "show or change session settings (rate limits, slots, ...)",
+	    "With no arguments prints every setting as `key = value`; get\n"
+	    "prints one value; set changes one at once and prints its new\n"
+	    "value. Changes are kept across restarts of p2pd. VALUE goes as a\n"
+	    "number if it is all digits, else as text: rates take a K, M or G\n"
+	    "suffix (10M = 10 MiB/s); 0 means unlimited.", cmd_config },
 	{ "raw", NULL, "METHOD [JSON]", 1, 2, NULL, no_opts, NULL,
 	    "send any request, print the whole response line",
 	    "JSON is the params object. Exits 1 if the response is an error.",
@@ -447,43 +498,65 @@ ctl_send(struct ctl *c, const char *method, json_t *params)
 }
 
 /*
+ * Takes the next whole line out of c->in (malloc'd, NUL-terminated,
+ * without the '\n'); NULL if none is buffered yet.
+ */
+static char *
+take_line(struct ctl *c)
+{
+	size_t n;
+	char *line;
+	int got = c->in.len == 0 ? 0 :
+	    rpc_line_scan(c->in.data, c->in.len, CTL_MAX_LINE, &n);
+
+	if (got == -1)
+		die(ST_ERROR, "p2pd sent a line longer than %u bytes",
+		    CTL_MAX_LINE);
+	if (got == 0)
+		return NULL;
+	line = xmalloc(n + 1);
+	memcpy(line, c->in.data, n);
+	line[n] = '\0';
+	buf_consume(&c->in, n + 1);
+	return line;
+}
+
+/* Reads what p2pd sent into c->in; 0 once p2pd closed the connection. */
+static int
+ctl_fill(struct ctl *c)
+{
+	uint8_t chunk[65536];
+	ssize_t r;
+
+	for (;;) {
+		r = read(c->fd, chunk, sizeof(chunk));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == ECONNRESET)
+			return 0;
+		if (r == -1)
+			die(ST_UNREACHABLE, "read from p2pd: %s", strerror(errno));
+		if (r == 0)
+			return 0;
+		if (buf_append(&c->in, chunk, (size_t)r) == -1)
+			die(ST_ERROR, "out of memory");
+		return 1;
+	}
+}
+
+/*
  * Returns the next line from p2pd (malloc'd, NUL-terminated, without the
  * '\n'), or NULL when p2pd closed the connection.
  */
 static char *
 ctl_read_line(struct ctl *c)
 {
-	uint8_t chunk[65536];
-	size_t n;
-	ssize_t r;
 	char *line;
 
-	for (;;) {
-		int got = c->in.len == 0 ? 0 :
-		    rpc_line_scan(c->in.data, c->in.len, CTL_MAX_LINE, &n);
-
-		if (got == -1)
-			die(ST_ERROR, "p2pd sent a line longer than %u bytes",
-			    CTL_MAX_LINE);
-		if (got == 1) {
-			line = xmalloc(n + 1);
-			memcpy(line, c->in.data, n);
-			line[n] = '\0';
-			buf_consume(&c->in, n + 1);
-			return line;
-		}
-		r = read(c->fd, chunk, sizeof(chunk));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == ECONNRESET)
+	while ((line = take_line(c)) == NULL)
+		if (!ctl_fill(c))
 			return NULL;
-		if (r == -1)
-			die(ST_UNREACHABLE, "read from p2pd: %s", strerror(errno));
-		if (r == 0)
-			return NULL;
-		if (buf_append(&c->in, chunk, (size_t)r) == -1)
-			die(ST_ERROR, "out of memory");
-	}
+	return line;
 }
 
 static json_t *
@@ -515,6 +588,47 @@ ctl_read(struct ctl *c)
 		free(line);
 	} while (m == NULL);
 	return m;
+}
+
+static double
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The next message from p2pd, or NULL if none came by the monotonic time
+ * deadline. p2pd closing the connection ends p2pctl.
+ */
+static json_t *
+ctl_read_until(struct ctl *c, double deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	json_t *m;
+	char *line;
+	double left;
+
+	for (;;) {
+		while ((line = take_line(c)) != NULL) {
+			m = line[0] == '\0' ? NULL : parse_line(line);
+			free(line);
+			if (m != NULL)
+				return m;
+		}
+		if ((left = deadline - now_sec()) <= 0)
+			return NULL;
+		if (left > 60)
+			left = 60;
+		pfd.revents = 0;
+		/* Round up, so that poll does not spin on the last millisecond. */
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 && errno != EINTR)
+			die(ST_ERROR, "poll: %s", strerror(errno));
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && !ctl_fill(c))
+			closed_early();
+	}
 }
 
 static int
@@ -911,6 +1025,27 @@ share_follow(struct ctl *c, json_t *pending, long long job)
 	return NULL;
 }
 
+/*
+ * --json: what torrent.share answers when it waits, the torrent object plus
+ * its magnet, rather than the event p2pctl waited on in its stead.
+ */
+static void
+print_share_result(const json_t *done)
+{
+	const json_t *src = json_object_get(done, "torrent");
+	json_t *t;
+
+	if (!json_is_object(src)) {
+		print_json(done);	/* an odd event: show it whole */
+		return;
+	}
+	check_alloc(t = json_deep_copy(src));
+	if (json_object_get(done, "magnet") != NULL)
+		json_object_set(t, "magnet", json_object_get(done, "magnet"));
+	print_json(t);
+	json_decref(t);
+}
+
 static void
 cmd_share(struct ctl *c)
 {
@@ -939,7 +1074,7 @@ cmd_share(struct ctl *c)
 	json_decref(pending);
 	signal(SIGINT, SIG_DFL);
 	if (c->json)
-		print_json(done);
+		print_share_result(done);
 	else
 		out_share_done(done);
 	json_decref(done);
@@ -1081,6 +1216,47 @@ cmd_files(struct ctl *c)
 		fprintf(stderr, "no files (a magnet link without metadata yet?)\n");
 	else if (out_files_table(files) == -1)
 		die(ST_ERROR, "out of memory");
+	json_decref(res);
+}
+
+static void
+cmd_peers(struct ctl *c)
+{
+	json_t *res = call_id(c, "torrent.peers");
+	json_t *peers = json_object_get(res, "peers");
+
+	if (c->json)
+		print_json(res);
+	else if (json_array_size(peers) == 0)
+		fprintf(stderr, "no peers\n");
+	else if (out_peers_table(peers) == -1)
+		die(ST_ERROR, "out of memory");
+	json_decref(res);
+}
+
+/* peer add ID ADDR:PORT; p2pd checks the address, so its message is the one. */
+static void
+cmd_peer(struct ctl *c)
+{
+	json_t *p, *res;
+
+	if (strcmp(c->pos[0], "add") != 0)
+		usage_error(c, "unknown subcommand '%s' (there is only add)",
+		    c->pos[0]);
+	if (c->npos < 3)
+		usage_error(c, "missing %s", c->npos == 1 ? "ID ADDR:PORT" :
+		    "ADDR:PORT");
+	p = json_pack("{s:o, s:o}", "id", id_param(c, c->pos[1]), "address",
+	    arg_string(c, c->pos[2]));
+	check_alloc(p);
+	res = ctl_call(c, "peer.add", p, NULL);
+	if (c->json)
+		print_json(res);
+	else {
+		fputs("connecting to ", stdout);
+		out_safe(stdout, out_jstr(res, "address", c->pos[2]));
+		putchar('\n');
+	}
 	json_decref(res);
 }
 
@@ -1291,6 +1467,386 @@ cmd_magnet(struct ctl *c)
 	else {
 		out_safe(stdout, out_jstr(res, "magnet", "?"));
 		putchar('\n');
+	}
+	json_decref(res);
+}
+
+/* ---- wait ---- */
+
+#define WAIT_POLL_TTY	0.5	/* seconds between polls under the live display */
+#define WAIT_POLL	2.0	/* between polls otherwise: the lines are sparse */
+#define WAIT_LINE_EVERY	5.0	/* plain output: seconds between a torrent's lines */
+
+/* Per torrent, what the plain output has yet to say. */
+struct wait_mark {
+	int changed;		/* state or completion changed: print a line now */
+	double shown;		/* when its last line printed */
+};
+
+struct waiter {
+	struct ctl *c;
+	struct wait_row *rows;	/* one per torrent, for the output layer */
+	struct wait_mark *marks;
+	size_t n;
+	json_t *pending;	/* events read while an answer was awaited */
+	int tty;		/* live display on stdout, else plain lines */
+	int dirty;		/* the display is out of date */
+	int drawn;		/* lines of the display on the screen */
+	double deadline;	/* monotonic end of --timeout, 0 for none */
+};
+
+static int
+wait_complete(const json_t *t)
+{
+	return strcmp(out_jstr(t, "state", ""), "seeding") == 0 ||
+	    (out_jint(t, "pieces") > 0 && out_jnum(t, "progress") >= 1.0);
+}
+
+/* The index of torrent id among the rows, or n. */
+static size_t
+wait_find(const struct waiter *w, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (out_jint(w->rows[i].t, "id") == id)
+			break;
+	return i;
+}
+
+/* Brings the output up to date: redraws the display or prints lines due. */
+static void
+wait_show(struct waiter *w)
+{
+	double now = now_sec();
+
+	if (w->c->json)
+		return;
+	if (w->tty) {
+		if (w->dirty)
+			out_wait_draw(w->rows, w->n, w->drawn);
+		w->drawn = (int)w->n;
+		w->dirty = 0;
+		return;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct wait_mark *m = &w->marks[i];
+
+		if (!m->changed && (w->rows[i].complete ||
+		    now - m->shown < WAIT_LINE_EVERY))
+			continue;
+		out_wait_line(&w->rows[i]);
+		m->changed = 0;
+		m->shown = now;
+	}
+	/* Flush per round: wait is mostly read through a pipe or a log. */
+	if (fflush(stdout) == EOF)
+		die(ST_ERROR, "stdout: %s", strerror(errno));
+}
+
+/* "p2pctl: torrent 3 name<sep><what>", then exit 1. */
+static void
+wait_fail(struct waiter *w, size_t i, const char *sep, const char *what)
+{
+	const json_t *t = w->rows[i].t;
+
+	wait_show(w);
+	fflush(stdout);
+	fprintf(stderr, "p2pctl: torrent %lld ", out_jint(t, "id"));
+	out_safe(stderr, out_jstr(t, "name", "?"));
+	fputs(sep, stderr);
+	out_safe(stderr, what);
+	fputc('\n', stderr);
+	quit(ST_ERROR);
+}
+
+/*
+ * A request about row i's torrent. Not found means it was removed since
+ * wait began, which ends the wait as the torrent.removed event does.
+ */
+static json_t *
+wait_call(struct waiter *w, size_t i, const char *method)
+{
+	json_t *resp, *res, *err;
+
+	resp = ctl_request(w->c, method, json_pack("{s:I}", "id",
+	    (json_int_t)out_jint(w->rows[i].t, "id")), w->pending);
+	if ((err = json_object_get(resp, "error")) != NULL) {
+		if (out_jint(err, "code") == RPC_ERR_NOT_FOUND)
+			wait_fail(w, i, " ", "was removed");
+		fail_with(w->c, resp, method);
+	}
+	res = json_incref(json_object_get(resp, "result"));
+	json_decref(resp);
+	if (res == NULL)
+		die(ST_ERROR, "p2pd sent a response with neither result nor error");
+	return res;
+}
+
+/* The peer count and the rates summed over the peers. */
+static void
+wait_peers(struct wait_row *r, const json_t *peers)
+{
+	json_t *p;
+	size_t k;
+
+	r->peers = (long long)json_array_size(peers);
+	r->down_rate = r->up_rate = 0;
+	json_array_foreach(peers, k, p) {
+		r->down_rate += out_jsize(p, "down_rate");
+		r->up_rate += out_jsize(p, "up_rate");
+	}
+}
+
+/* Fetches row i afresh; a torrent in the error state ends the wait. */
+static void
+wait_update(struct waiter *w, size_t i)
+{
+	struct wait_row *r = &w->rows[i];
+	json_t *t = wait_call(w, i, "torrent.get");
+	json_t *res = wait_call(w, i, "torrent.peers");
+	int complete = wait_complete(t);
+
+	if (strcmp(out_jstr(r->t, "state", ""), out_jstr(t, "state", "")) != 0 ||
+	    complete != r->complete)
+		w->marks[i].changed = 1;
+	json_decref(r->t);
+	r->t = t;
+	r->complete = complete;
+	wait_peers(r, json_object_get(res, "peers"));
+	json_decref(res);
+	w->dirty = 1;
+	if (strcmp(out_jstr(t, "state", ""), "error") == 0)
+		wait_fail(w, i, ": ", out_jstr(t, "error", "error"));
+}
+
+/*
+ * Events say at once what polls would say late: a state change, the last
+ * piece, a removal. Each makes the torrent be fetched again rather than
+ * trusted, so that a missed event costs only a poll's delay.
+ */
+static void
+wait_event(struct waiter *w, const json_t *ev)
+{
+	const json_t *p = json_object_get(ev, "params");
+	const char *type = event_type(ev);
+	json_t *t;
+	size_t i;
+
+	if (json_object_get(p, "id") == NULL ||
+	    (i = wait_find(w, out_jint(p, "id"))) == w->n)
+		return;
+	if (strcmp(type, "torrent.removed") == 0)
+		wait_fail(w, i, " ", "was removed");
+	if (strcmp(type, "piece.verified") == 0) {
+		t = w->rows[i].t;
+		json_object_set_new(t, "pieces_have",
+		    json_integer(out_jint(t, "pieces_have") + 1));
+		if (out_jint(t, "pieces_have") < out_jint(t, "pieces"))
+			return;
+	}
+	wait_update(w, i);
+}
+
+static int
+wait_all_complete(const struct waiter *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (!w->rows[i].complete)
+			return 0;
+	return 1;
+}
+
+static void
+wait_timed_out(struct waiter *w)
+{
+	char pct[FMT_LEN];
+	const char *sep = "";
+
+	wait_show(w);
+	fflush(stdout);
+	fprintf(stderr, "p2pctl: timed out after %s s; not complete:",
+	    opt_value(w->c, "--timeout"));
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->rows[i].complete)
+			continue;
+		fprintf(stderr, "%s torrent %lld (%s)", sep,
+		    out_jint(w->rows[i].t, "id"), fmt_percent(out_jnum(
+		    w->rows[i].t, "progress"), pct, sizeof(pct)));
+		sep = ",";
+	}
+	fputc('\n', stderr);
+	quit(ST_ERROR);
+}
+
+/* Events and polls until every torrent is complete. */
+static void
+wait_loop(struct waiter *w)
+{
+	double period = w->tty ? WAIT_POLL_TTY : WAIT_POLL;
+	double next = now_sec() + period, until;
+	json_t *m;
+
+	for (;;) {
+		wait_show(w);
+		if (wait_all_complete(w))
+			return;
+		if (w->deadline > 0 && now_sec() >= w->deadline)
+			wait_timed_out(w);
+		until = w->deadline > 0 && w->deadline < next ? w->deadline : next;
+		if (json_array_size(w->pending) > 0) {
+			m = json_incref(json_array_get(w->pending, 0));
+			json_array_remove(w->pending, 0);
+		} else if ((m = ctl_read_until(w->c, until)) == NULL) {
+			for (size_t i = 0; i < w->n; i++)
+				if (!w->rows[i].complete)
+					wait_update(w, i);
+			next = now_sec() + period;
+			continue;
+		}
+		if (is_event(m))
+			wait_event(w, m);
+		json_decref(m);
+	}
+}
+
+/* Names the torrents by number: events carry only that. */
+static void
+wait_open(struct waiter *w)
+{
+	struct ctl *c = w->c;
+	json_t *t;
+
+	w->rows = xmalloc(sizeof(*w->rows) * (size_t)c->npos);
+	w->marks = xmalloc(sizeof(*w->marks) * (size_t)c->npos);
+	for (int k = 0; k < c->npos; k++) {
+		t = ctl_call(c, "torrent.get", json_pack("{s:o}", "id",
+		    id_param(c, c->pos[k])), w->pending);
+		if (wait_find(w, out_jint(t, "id")) < w->n) {
+			json_decref(t);	/* named twice */
+			continue;
+		}
+		memset(&w->rows[w->n], 0, sizeof(w->rows[w->n]));
+		w->rows[w->n].t = t;
+		w->marks[w->n].changed = 1;
+		w->marks[w->n].shown = 0;
+		wait_update(w, w->n++);
+	}
+}
+
+static double
+wait_timeout_arg(struct ctl *c)
+{
+	const char *v = opt_value(c, "--timeout");
+	double secs;
+	char *end;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	secs = strtod(v, &end);
+	/* Also refuses NaN and "inf": a week is patience enough to ask for. */
+	if (end == v || *end != '\0' || errno != 0 || !(secs >= 0) ||
+	    secs > 7 * 86400.0)
+		usage_error(c, "bad --timeout '%s': seconds, such as 600", v);
+	return secs;
+}
+
+static void
+cmd_wait(struct ctl *c)
+{
+	struct waiter w;
+	double timeout = wait_timeout_arg(c);
+	json_t *out;
+
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	w.tty = !c->json && isatty(STDOUT_FILENO);
+	check_alloc(w.pending = json_array());
+	/* Subscribe first, so that no change can slip between get and events. */
+	json_decref(ctl_call(c, "events.subscribe", json_pack("{s:[ssss]}",
+	    "types", "torrent.state", "torrent.completed", "torrent.removed",
+	    "piece.verified"), NULL));
+	if (opt_given(c, "--timeout"))
+		w.deadline = now_sec() + timeout;
+	wait_open(&w);
+	intr_note("p2pctl: interrupted; p2pd goes on downloading\n");
+	wait_loop(&w);
+	signal(SIGINT, SIG_DFL);
+	if (c->json) {
+		check_alloc(out = json_array());
+		for (size_t i = 0; i < w.n; i++)
+			json_array_append(out, w.rows[i].t);
+		out = json_pack("{s:o}", "torrents", out);
+		print_json(out);
+		json_decref(out);
+	}
+	for (size_t i = 0; i < w.n; i++)
+		json_decref(w.rows[i].t);
+	free(w.rows);
+	free(w.marks);
+	json_decref(w.pending);
+}
+
+/* ---- config ---- */
+
+/* VALUE: all digits go as a number, anything else ("10M") as text for p2pd. */
+static json_t *
+setting_value(struct ctl *c, const char *s)
+{
+	size_t n = strlen(s);
+	long long v;
+
+	if (n > 0 && strspn(s, "0123456789") == n) {
+		errno = 0;
+		v = strtoll(s, NULL, 10);
+		if (errno == 0)
+			return json_integer(v);
+	}
+	return arg_string(c, s);
+}
+
+/* The request for config's arguments; *method gets its method. */
+static json_t *
+config_params(struct ctl *c, const char **method)
+{
+	const char *sub = c->npos > 0 ? c->pos[0] : NULL;
+	int want = sub == NULL ? 0 : strcmp(sub, "get") == 0 ? 2 :
+	    strcmp(sub, "set") == 0 ? 3 : -1;
+
+	*method = "session.get";
+	if (want == -1)
+		usage_error(c, "unknown subcommand '%s' (use get or set)", sub);
+	if (c->npos > want)
+		usage_error(c, "unexpected argument '%s'", c->pos[want]);
+	if (c->npos < want)
+		usage_error(c, "missing %s", c->npos == 1 ? "KEY" : "VALUE");
+	if (want == 0)
+		return NULL;
+	if (want == 2)
+		return json_pack("{s:o}", "key", arg_string(c, c->pos[1]));
+	*method = "session.set";
+	return json_pack("{s:o, s:o}", "key", arg_string(c, c->pos[1]),
+	    "value", setting_value(c, c->pos[2]));
+}
+
+static void
+cmd_config(struct ctl *c)
+{
+	const char *method;
+	json_t *p = config_params(c, &method), *res, *settings, *v;
+
+	res = ctl_call(c, method, p, NULL);
+	settings = json_object_get(res, "settings");
+	if (c->json)
+		print_json(res);
+	else if (c->npos == 0)
+		out_settings(settings);
+	else if ((v = json_object_get(settings, c->pos[1])) != NULL)
+		out_setting_value(v);
+	else {
+		json_decref(res);
+		die(ST_ERROR, "p2pd did not report setting %s", c->pos[1]);
 	}
 	json_decref(res);
 }
@@ -1512,6 +2068,34 @@ main_help(FILE *f)
 	    id_help);
 }
 
+/*
+ * Steps through the words of a command's complete string: returns the
+ * next one's length, 0 at the end.
+ */
+static size_t
+next_kind(const char **p)
+{
+	size_t n;
+
+	while (**p == ' ')
+		(*p)++;
+	n = strcspn(*p, " ");
+	return n;
+}
+
+/* Whether one of cmd's positionals is a torrent ID. */
+static int
+takes_id(const struct cmd *cmd)
+{
+	const char *p = cmd->complete ? cmd->complete : "";
+	size_t n;
+
+	for (; (n = next_kind(&p)) > 0; p += n)
+		if (n == 2 && strncmp(p, "id", 2) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 cmd_help(const struct cmd *cmd)
 {
@@ -1524,7 +2108,7 @@ cmd_help(const struct cmd *cmd)
 		printf("%s\n", cmd->desc);
 	if (cmd->method != NULL)
 		printf("Sends %s.\n", cmd->method);
-	if (strcmp(cmd->complete ? cmd->complete : "", "id") == 0)
+	if (takes_id(cmd))
 		printf("%s\n", id_help);
 	if (cmd->opts[0].name != NULL) {
 		printf("\noptions:\n");
@@ -1538,7 +2122,8 @@ cmd_help(const struct cmd *cmd)
 /*
  * For the bash completion, so that it needs no list of its own:
  * "command NAME", "option NAME KIND" and "args KIND" lines, where KIND says
- * how to complete a value ("-" for a flag, "none" for free text).
+ * how to complete a value ("-" for a flag, "none" for free text). There is
+ * an "args" line per positional; the last one holds for the rest.
  */
 static void
 print_complete_opts(const struct opt *o)
@@ -1559,6 +2144,8 @@ static void
 complete(const char *name)
 {
 	const struct cmd *cmd;
+	const char *p;
+	size_t n;
 
 	if (name == NULL) {
 		for (size_t i = 0; i < NCMDS; i++) {
@@ -1573,7 +2160,9 @@ complete(const char *name)
 		return;
 	print_complete_opts(cmd->opts);
 	print_complete_opts(global_opts);
-	printf("args %s\n", cmd->complete ? cmd->complete : "none");
+	p = cmd->complete ? cmd->complete : "none";
+	for (; (n = next_kind(&p)) > 0; p += n)
+		printf("args %.*s\n", (int)n, p);
 }
 
 /* ---- argument parsing, driven by the tables ---- */
