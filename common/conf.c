@@ -18,6 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* Every refusal names its reason; log_seterr formats it. */
+#define fail(err, errlen, ...) log_seterr(err, errlen, NULL, __VA_ARGS__)
+
 enum ktype { K_PATH, K_ADDR, K_HOSTPORT, K_URL, K_BOOL, K_INT, K_LEVEL, K_RATE };
 
 static const char *const type_names[] = {
@@ -145,22 +148,6 @@ find_key(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
-}
-
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /* A value as shown in a message: bounded, and without control bytes. */

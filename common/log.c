@@ -99,6 +99,24 @@ LOG_FN(log_notice, LOG_LVL_NOTICE, 0)
 LOG_FN(log_info, LOG_LVL_INFO, 0)
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
 
+int
+log_seterr(char *err, size_t errlen, const char *prefix, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (prefix)
+		snprintf(err, errlen, "%s: %s", prefix, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
 void
 fatal(const char *fmt, ...)
 {

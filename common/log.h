@@ -3,6 +3,7 @@
 #define P2P_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Levels are syslog priorities so journald reads the "<N>" prefix as is. */
 enum log_level {
@@ -26,6 +27,14 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Formats "prefix: message" (or just the message when prefix is NULL) into
+ * err, for parsers that report why they refused something. Returns -1, so
+ * `return log_seterr(...)` reads as the failure it is.
+ */
+int log_seterr(char *err, size_t errlen, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Only at start-up or on a broken invariant. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

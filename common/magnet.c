@@ -2,6 +2,7 @@
 #include "magnet.h"
 #include "buf.h"
 #include "sha.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,35 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-static int mg_fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-mg_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	char msg[128];
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "magnet: %s", msg);
-	return -1;
-}
-
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* Every refusal names its reason; log_seterr formats it. */
+#define mg_fail(err, errlen, ...) log_seterr(err, errlen, "magnet", __VA_ARGS__)
 
 /* RFC 4648 base32, either case; 32 characters are exactly 160 bits. */
 static int
@@ -87,8 +61,8 @@ pct_decode(const char *v, size_t n, int plus, char *err, size_t errlen)
 			s[o++] = plus && v[i] == '+' ? ' ' : v[i];
 			continue;
 		}
-		if (n - i < 3 || (hi = hexdigit(v[i + 1])) < 0 ||
-		    (lo = hexdigit(v[i + 2])) < 0) {
+		if (n - i < 3 || (hi = sha_hexdigit(v[i + 1])) < 0 ||
+		    (lo = sha_hexdigit(v[i + 2])) < 0) {
 			free(s);
 			mg_fail(err, errlen, "bad percent escape");
 			return NULL;

@@ -3,34 +3,20 @@
 #include "bencode.h"
 #include "buf.h"
 #include "sha.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Every refusal names its reason; log_seterr formats it. */
+#define mi_fail(err, errlen, ...) log_seterr(err, errlen, "metainfo", __VA_ARGS__)
+
 const struct mi_limits mi_default_limits = { MI_DEFAULT_MAX_FILES, MI_DEFAULT_MAX_SIZE };
 
 /* Beyond this many trackers the rest are ignored: de-duplication is quadratic. */
 #define MI_MAX_TRACKERS 200
-
-static int mi_fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-mi_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "metainfo: %s", msg);
-	return -1;
-}
 
 int
 metainfo_component_ok(const char *s, size_t len)

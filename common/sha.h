@@ -22,6 +22,8 @@ void sha1_free(struct sha1_ctx *c);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void sha_hex(const uint8_t *p, size_t n, char *out);
+/* Value of one hex digit, either case; -1 if c is none. */
+int sha_hexdigit(char c);
 /* Parses exactly 2n hex digits; 0 or -1. */
 int sha_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
 /* Fills p with n bytes from the OS random source; 0 or -1. */

@@ -9,6 +9,10 @@
 #include "bencode.h"
 #include "buf.h"
 #include "sha.h"
+#include "log.h"
+
+/* Every refusal names its reason; log_seterr formats it. */
+#define wire_fail(err, errlen, ...) log_seterr(err, errlen, NULL, __VA_ARGS__)
 
 #define PSTR "BitTorrent protocol"
 #define PSTR_LEN 19
@@ -53,22 +57,6 @@ static const struct msg_size msg_sizes[] = {
 	[WIRE_ALLOWED_FAST] = { "allowed_fast", 5, 5 },
 	[WIRE_EXTENDED] = { "extended", 2, UINT32_MAX },
 };
-
-static int wire_fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-wire_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static const struct msg_size *
 msg_size_of(uint8_t id)
