@@ -359,12 +359,13 @@ static int
 handle_bitfield(struct peer *p, const struct wire_msg *m)
 {
 	/*
-	 * BEP 3 wants it first; clients send their BEP 10 handshake either side
-	 * of it, so what counts is that no piece set came before.
+	 * BEP 3 wants it first, but clients put their BEP 10 handshake either
+	 * side of it, and aria2 follows its have_none with a bitfield. A late
+	 * one replaces what we knew, which keeps availability counts exact.
 	 */
 	if (p->seen_pieces) {
-		peer_close(p, "bitfield-after-have");
-		return -1;
+		transfer_peer_forget_pieces(p->tr, p);
+		bitfield_clear_all(&p->has);
 	}
 	p->seen_pieces = 1;
 	if (m->id == WIRE_HAVE_ALL || m->id == WIRE_HAVE_NONE) {

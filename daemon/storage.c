@@ -405,6 +405,21 @@ storage_write(struct storage_reader *r, uint64_t off, const void *src, size_t le
 }
 
 enum storage_status
+storage_create_empty(struct storage *st, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < st->nfiles; i++) {
+		int fd;
+
+		if (st->files[i].length != 0)
+			continue;
+		if ((fd = open_beneath(st->base, st->files[i].rel, err, errlen)) == -1)
+			return STORAGE_ERROR;
+		close(fd);
+	}
+	return STORAGE_OK;
+}
+
+enum storage_status
 storage_sync(struct storage *st, const size_t *files, size_t n, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {

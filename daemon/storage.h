@@ -67,6 +67,8 @@ void storage_piece_files(const struct storage *st, uint32_t piece, size_t *first
  */
 enum storage_status storage_write(struct storage_reader *r, uint64_t off, const void *p,
     size_t len, char *err, size_t errlen);
+/* Creates the torrent's zero-length files (no piece writes them), safely as storage_write. */
+enum storage_status storage_create_empty(struct storage *st, char *err, size_t errlen);
 /* fdatasync each listed file that exists. */
 enum storage_status storage_sync(struct storage *st, const size_t *files, size_t n,
     char *err, size_t errlen);

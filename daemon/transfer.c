@@ -326,6 +326,12 @@ transfer_peer_bitfield(struct transfer *tr, struct peer *p)
 }
 
 void
+transfer_peer_forget_pieces(struct transfer *tr, struct peer *p)
+{
+	picker_remove_peer_bitfield(tr->picker, peer_has(p));
+}
+
+void
 transfer_peer_have(struct transfer *tr, struct peer *p, uint32_t piece)
 {
 	struct tpeer *tp = peer_data(p);
@@ -747,12 +753,17 @@ void
 transfer_peer_reject(struct transfer *tr, struct peer *p, uint32_t piece, uint32_t begin,
     uint32_t len)
 {
+	struct tpeer *tp = peer_data(p);
+
 	(void)len;
-	if (!picker_is_requested(tr->picker, piece, begin, peer_num(p))) {
-		peer_close(p, "reject-of-unrequested-block");
+	/*
+	 * BEP 6: every cancel may be answered by a reject, and in endgame we
+	 * cancel many. A reject carries no data, so one we can't place is harmless.
+	 */
+	if (!picker_is_requested(tr->picker, piece, begin, peer_num(p)))
 		return;
-	}
 	picker_block_dropped(tr->picker, piece, begin, peer_num(p));
+	fill_requests(tr, tp);
 }
 
 /* --- uploading --- */
@@ -995,6 +1006,7 @@ struct sync_job {
 	size_t npieces;
 	size_t *files;
 	size_t nfiles;
+	int complete;		/* the torrent is whole: create its empty files too */
 	int failed;
 	char err[256];
 };
@@ -1004,6 +1016,12 @@ sync_run(void *arg)
 {
 	struct sync_job *j = arg;
 
+	/* Empty files own no piece, so no write made them: do it at the end. */
+	if (j->complete && storage_create_empty(j->tr->st, j->err, sizeof(j->err)) !=
+	    STORAGE_OK) {
+		j->failed = 1;
+		return;
+	}
 	j->failed = storage_sync(j->tr->st, j->files, j->nfiles, j->err, sizeof(j->err)) !=
 	    STORAGE_OK;
 }
@@ -1081,6 +1099,7 @@ start_sync(struct transfer *tr)
 		free(j);
 		return;
 	}
+	j->complete = bitfield_full(transfer_have(tr));
 	tr->unsynced = NULL;
 	tr->nunsynced = tr->capunsynced = 0;
 	if (worker_submit(session_pool(tr->s), sync_run, sync_done, j) == -1) {
@@ -1107,6 +1126,8 @@ transfer_flush(struct transfer *tr)
 		return;
 	if ((files = dirty_files(tr, &nfiles)) == NULL)
 		return;
+	if (bitfield_full(transfer_have(tr)))
+		storage_create_empty(tr->st, err, sizeof(err));
 	if (storage_sync(tr->st, files, nfiles, err, sizeof(err)) == STORAGE_OK)
 		torrent_pieces_synced(tr->t, tr->unsynced, tr->nunsynced);
 	else

@@ -39,6 +39,8 @@ void transfer_peer_ready(struct transfer *tr, struct peer *p);
 void transfer_peer_gone(struct transfer *tr, struct peer *p);
 void transfer_peer_have(struct transfer *tr, struct peer *p, uint32_t piece);
 void transfer_peer_bitfield(struct transfer *tr, struct peer *p);
+/* The peer's piece set is about to be replaced: drop it from availability. */
+void transfer_peer_forget_pieces(struct transfer *tr, struct peer *p);
 void transfer_peer_choke(struct transfer *tr, struct peer *p, int choked);
 void transfer_peer_interest(struct transfer *tr, struct peer *p, int interested);
 void transfer_peer_request(struct transfer *tr, struct peer *p, uint32_t piece,
