@@ -916,16 +916,16 @@ session_peer_removed(struct session *s, struct peer *p)
 	}
 }
 
-void
+int
 session_ban(struct session *s, const struct netaddr *a, const char *reason)
 {
 	char as[NETADDR_STRLEN];
 	struct ban *v;
 
 	if (banned(s, a))
-		return;
+		return 0;
 	if ((v = realloc(s->bans, (s->nbans + 1) * sizeof(*v))) == NULL)
-		return;
+		return 0;
 	s->bans = v;
 	s->bans[s->nbans].addr = *a;
 	s->bans[s->nbans].until = ev_now(s->loop) + BAN_SECONDS;
@@ -936,6 +936,7 @@ session_ban(struct session *s, const struct netaddr *a, const char *reason)
 	for (size_t i = 0; i < s->npeers; i++)
 		if (netaddr_same_ip(peer_addr(s->peers[i]), a))
 			peer_close(s->peers[i], "banned");
+	return 1;
 }
 
 size_t

@@ -121,8 +121,8 @@ int session_peer_allowed(struct session *s, const struct netaddr *a, char *err,
     size_t errlen);
 void session_peer_added(struct session *s, struct peer *p);
 void session_peer_removed(struct session *s, struct peer *p);
-/* Refuses the IP for an hour. */
-void session_ban(struct session *s, const struct netaddr *a, const char *reason);
+/* Refuses the IP for an hour. 1 if newly banned, 0 if it already was. */
+int session_ban(struct session *s, const struct netaddr *a, const char *reason);
 size_t session_peer_count(const struct session *s);
 size_t session_ban_count(struct session *s);
 /* Bound listen addresses, for status. */

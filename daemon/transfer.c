@@ -487,9 +487,9 @@ ban_peer(struct transfer *tr, struct tpeer *tp, const char *addr, const char *re
 		a = *peer_addr(tp->p);
 	else if (netaddr_parse(addr, &a, err, sizeof(err)) == -1)
 		return;
-	session_ban(tr->s, &a, reason);
-	session_event(tr->s, CTL_EV_PEER_BANNED, json_pack("{s:I, s:s, s:s}", "id",
-	    (json_int_t)torrent_id(tr->t), "address", addr, "reason", reason));
+	if (session_ban(tr->s, &a, reason))
+		session_event(tr->s, CTL_EV_PEER_BANNED, json_pack("{s:I, s:s, s:s}", "id",
+		    (json_int_t)torrent_id(tr->t), "address", addr, "reason", reason));
 	if (tp)
 		peer_close(tp->p, "banned");
 }
