@@ -60,6 +60,7 @@ struct torrent {
 	struct bitfield synced;		/* what the database records: a subset of have */
 	struct transfer *tr;		/* while downloading or seeding */
 	double last_save;
+	int counters_dirty;		/* uploaded/downloaded changed since the save */
 };
 
 static const char *const state_names[] = {
@@ -624,6 +625,7 @@ torrent_data_files(const struct torrent *t, size_t *n)
 int
 torrent_save(struct torrent *t)
 {
+	t->counters_dirty = 0;
 	/* completed_at is recorded only once the data it vouches for is synced. */
 	return store_torrent_set_counters(session_store(t->s), t->id, t->uploaded,
 	    t->downloaded, t->mi && bitfield_full(&t->synced) ? t->completed_at : 0);
@@ -648,6 +650,7 @@ torrent_add_counters(struct torrent *t, uint64_t uploaded, uint64_t downloaded)
 		return;
 	t->uploaded += uploaded;
 	t->downloaded += downloaded;
+	t->counters_dirty = 1;
 }
 
 void
@@ -700,8 +703,8 @@ torrent_tick(struct torrent *t, double now)
 {
 	if (t->tr)
 		transfer_tick(t->tr, now);
-	/* Counters are cheap to lose but nice to keep: every minute. */
-	if (now - t->last_save >= 60.0) {
+	/* Counters are cheap to lose but nice to keep: every minute, if they moved. */
+	if (t->counters_dirty && now - t->last_save >= 60.0) {
 		t->last_save = now;
 		torrent_save(t);
 	}
