@@ -28,7 +28,10 @@
 #define SYNC_EVERY 2.0		/* seconds of progress a crash may cost, at most */
 #define SYNC_PIECES 256		/* or this many pieces, whichever first */
 #define MAX_UPLOAD_QUEUE 2000	/* we advertise reqq 2000; more is a flood */
-#define MAX_UNREQUESTED 64	/* unrequested blocks tolerated (late endgame data) */
+#define MAX_UNREQUESTED 64	/* blocks never requested, tolerated before a drop */
+#define CANCEL_MEMORY 512	/* cancels remembered per peer: their blocks may still come */
+#define KNOWN_PEERS 50		/* addresses from peer.add redialled while downloading */
+#define REDIAL_EVERY 30.0
 #define EXTENT_MAX (1u << 20)
 #define CACHE_BYTES (32u << 20)
 #define BAN_STRIKES 2		/* failed pieces a peer alone sent before a ban */
@@ -45,6 +48,8 @@ struct tpeer {
 	struct upreq *up;		/* requests it made of us, FIFO */
 	size_t nup, capup, uphead;
 	uint32_t unrequested;
+	struct { uint32_t piece, begin; } cancelled[CANCEL_MEMORY];	/* ring */
+	unsigned ncancelled;
 	uint32_t strikes;
 	double last_block;
 	double unchoked_at;
@@ -700,6 +705,17 @@ piece_complete(struct transfer *tr, uint32_t piece)
 	tr->jobs++;
 }
 
+static int
+was_cancelled(struct tpeer *tp, uint32_t piece, uint32_t begin)
+{
+	unsigned n = tp->ncancelled < CANCEL_MEMORY ? tp->ncancelled : CANCEL_MEMORY;
+
+	for (unsigned i = 0; i < n; i++)
+		if (tp->cancelled[i].piece == piece && tp->cancelled[i].begin == begin)
+			return 1;
+	return 0;
+}
+
 void
 transfer_peer_block(struct transfer *tr, struct peer *p, uint32_t piece, uint32_t begin,
     const uint8_t *data, uint32_t len)
@@ -713,8 +729,8 @@ transfer_peer_block(struct transfer *tr, struct peer *p, uint32_t piece, uint32_
 	if (begin % WIRE_BLOCK != 0 || begin >= psize ||
 	    len != (psize - begin < WIRE_BLOCK ? psize - begin : WIRE_BLOCK) ||
 	    !picker_is_requested(tr->picker, piece, begin, peer_num(p))) {
-		/* Late blocks after a cancel are normal; a stream of them is not. */
-		if (++tp->unrequested > MAX_UNREQUESTED)
+		/* BEP 6: a cancelled block may still come; one never asked for may not. */
+		if (!was_cancelled(tp, piece, begin) && ++tp->unrequested > MAX_UNREQUESTED)
 			peer_close(p, "unrequested-data");
 		return;
 	}
@@ -741,8 +757,12 @@ transfer_peer_block(struct transfer *tr, struct peer *p, uint32_t piece, uint32_
 	torrent_add_counters(tr->t, 0, len);
 	for (size_t i = 0; i < ncancel; i++) {
 		struct tpeer *o = find_peer_num(tr, cancels[i]);
-		if (o)
+		if (o) {
 			peer_send_cancel(o->p, piece, begin, len);
+			o->cancelled[o->ncancelled % CANCEL_MEMORY].piece = piece;
+			o->cancelled[o->ncancelled % CANCEL_MEMORY].begin = begin;
+			o->ncancelled++;
+		}
 	}
 	if (r == 1)
 		piece_complete(tr, piece);
