@@ -12,6 +12,7 @@
 #include "log.h"
 #include "magnet.h"
 #include "metainfo.h"
+#include "netaddr.h"
 #include "rpc.h"
 #include "session.h"
 #include "sha.h"
@@ -727,10 +728,18 @@ torrent_peers_json(const struct torrent *t)
 int
 torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t errlen)
 {
+	char as[NETADDR_STRLEN];
+	int rc;
+
 	if (t->tr == NULL) {
 		snprintf(err, errlen, "torrent %lld is %s; it connects to peers only while "
 		    "downloading or seeding", (long long)t->id, state_names[torrent_state(t)]);
 		return RPC_ERR_BUSY;
 	}
-	return transfer_connect(t->tr, a, err, errlen);
+	rc = transfer_connect(t->tr, a, err, errlen);
+	/* Kept so the transfer dials it again after a drop or a restart. */
+	if (rc == 0 || rc == RPC_ERR_BUSY)
+		store_peer_add(session_store(t->s), t->id, netaddr_format(a, as, sizeof(as)),
+		    (int64_t)time(NULL));
+	return rc;
 }

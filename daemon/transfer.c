@@ -19,6 +19,7 @@
 #include "session.h"
 #include "sha.h"
 #include "storage.h"
+#include "store.h"
 #include "torrent.h"
 #include "wire.h"
 #include "worker.h"
@@ -107,6 +108,11 @@ struct transfer {
 	size_t nbans;
 	uint8_t *spare[SPARE_BUFFERS];
 	size_t nspare;
+	struct known {
+		struct netaddr addr;
+		double next_try;
+	} known[KNOWN_PEERS];		/* dialled again while we still download */
+	size_t nknown;
 	unsigned jobs;			/* worker jobs holding a pointer to us */
 	int freeing;
 	ev_timer pump;			/* retries uploads held back by the rate limit */
@@ -137,6 +143,32 @@ pump_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	for (size_t i = 0; i < tr->npeers; i++)
 		serve_uploads(tr, tr->peers[i]);
+}
+
+static void
+known_add(struct transfer *tr, const struct netaddr *a, double next_try)
+{
+	for (size_t i = 0; i < tr->nknown; i++)
+		if (netaddr_equal(&tr->known[i].addr, a))
+			return;
+	if (tr->nknown == KNOWN_PEERS)
+		return;
+	tr->known[tr->nknown].addr = *a;
+	tr->known[tr->nknown].next_try = next_try;
+	tr->nknown++;
+}
+
+static int
+load_known(void *ctx, const char *addr, int64_t seen_at)
+{
+	struct transfer *tr = ctx;
+	struct netaddr a;
+	char err[64];
+
+	(void)seen_at;
+	if (netaddr_parse(addr, &a, err, sizeof(err)) == 0)
+		known_add(tr, &a, 0);
+	return 0;
 }
 
 struct transfer *
@@ -170,6 +202,7 @@ transfer_new(struct session *s, struct torrent *t)
 		return NULL;
 	}
 	memcpy(tr->hashes, mi->pieces, 20 * (size_t)tr->npieces);
+	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
 	ev_timer_init(&tr->pump, pump_cb, 0., 0.);
 	tr->pump.data = tr;
 	tr->last_sync = tr->last_choke = tnow(tr);
@@ -1198,6 +1231,34 @@ choke_round(struct transfer *tr, double now)
 	tr->last_choke = now;
 }
 
+static int
+connected_to(const struct transfer *tr, const struct netaddr *a)
+{
+	for (size_t i = 0; i < tr->npeers; i++)
+		if (netaddr_equal(peer_addr(tr->peers[i]->p), a))
+			return 1;
+	return 0;
+}
+
+/*
+ * Peers given by hand are remembered (in the database too), so a dropped
+ * connection or a restart doesn't leave a download without its sources.
+ */
+static void
+redial(struct transfer *tr, double now)
+{
+	char err[160];
+
+	for (size_t i = 0; i < tr->nknown; i++) {
+		struct known *k = &tr->known[i];
+		if (k->next_try > now || connected_to(tr, &k->addr))
+			continue;
+		k->next_try = now + REDIAL_EVERY;
+		if (session_peer_allowed(tr->s, &k->addr, err, sizeof(err)) == 0)
+			peer_connect(tr->s, tr, &k->addr);
+	}
+}
+
 void
 transfer_tick(struct transfer *tr, double now)
 {
@@ -1221,6 +1282,8 @@ transfer_tick(struct transfer *tr, double now)
 	}
 	if (now - tr->last_choke >= CHOKER_INTERVAL)
 		choke_round(tr, now);
+	if (!bitfield_full(transfer_have(tr)))
+		redial(tr, now);
 	if (tr->nunsynced > 0 && now - tr->last_sync >= SYNC_EVERY)
 		start_sync(tr);
 }
@@ -1240,6 +1303,7 @@ transfer_connect(struct transfer *tr, const struct netaddr *a, char *err, size_t
 			return RPC_ERR_BUSY;
 		}
 	}
+	known_add(tr, a, tnow(tr) + REDIAL_EVERY);
 	if (peer_connect(tr->s, tr, a) == NULL) {
 		snprintf(err, errlen, "cannot connect (see the daemon's log)");
 		return RPC_ERR_IO;
