@@ -230,16 +230,35 @@ reader_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
 	return STORAGE_OK;
 }
 
-enum storage_status
-storage_read(struct storage_reader *r, uint64_t off, void *out, size_t len,
+static int open_beneath(const char *base, const char *rel, char *err, size_t errlen);
+
+/* Opens file fi for writing, below the base, unless the reader already has it so. */
+static enum storage_status
+writer_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
+{
+	if (r->fd != -1 && r->fd_file == fi && r->fd_writable)
+		return STORAGE_OK;
+	if (r->fd != -1)
+		close(r->fd);
+	r->fd_writable = 1;
+	r->fd_file = fi;
+	r->fd = open_beneath(r->st->base, r->st->files[fi].rel, err, errlen);
+	return r->fd == -1 ? STORAGE_ERROR : STORAGE_OK;
+}
+
+/*
+ * Walks [off, off + len) across the files it spans and reads or writes each
+ * part: the one loop both directions share.
+ */
+static enum storage_status
+span_io(struct storage_reader *r, uint64_t off, uint8_t *p, size_t len, int writing,
     char *err, size_t errlen)
 {
 	struct storage *st = r->st;
-	uint8_t *p = out;
 	size_t fi;
 
 	if (off > st->total || len > st->total - off) {
-		snprintf(err, errlen, "read past the end of the torrent");
+		snprintf(err, errlen, "%s past the end of the torrent", writing ? "write" : "read");
 		return STORAGE_ERROR;
 	}
 	fi = storage_file_at(st, off);
@@ -248,30 +267,39 @@ storage_read(struct storage_reader *r, uint64_t off, void *out, size_t len,
 		uint64_t foff = off - f->offset;
 		size_t n = f->length - foff < len ? (size_t)(f->length - foff) : len;
 		enum storage_status s;
-		ssize_t got;
+		ssize_t done;
 
 		if (n == 0) {
 			fi++;
 			continue;
 		}
-		if ((s = reader_open(r, fi, err, errlen)) != STORAGE_OK)
+		s = writing ? writer_open(r, fi, err, errlen) : reader_open(r, fi, err, errlen);
+		if (s != STORAGE_OK)
 			return s;
-		got = pread(r->fd, p, n, (off_t)foff);
-		if (got < 0) {
+		done = writing ? pwrite(r->fd, p, n, (off_t)foff) : pread(r->fd, p, n, (off_t)foff);
+		if (done < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(errno));
+			snprintf(err, errlen, "cannot %s %s: %s", writing ? "write" : "read",
+			    f->path, strerror(errno));
 			return STORAGE_ERROR;
 		}
-		if (got == 0)
+		if (done == 0)
 			return STORAGE_MISSING;	/* shorter than the torrent says */
-		p += got;
-		off += (uint64_t)got;
-		len -= (size_t)got;
-		if ((uint64_t)got == f->length - foff)
+		p += done;
+		off += (uint64_t)done;
+		len -= (size_t)done;
+		if ((uint64_t)done == f->length - foff)
 			fi++;
 	}
 	return STORAGE_OK;
+}
+
+enum storage_status
+storage_read(struct storage_reader *r, uint64_t off, void *out, size_t len,
+    char *err, size_t errlen)
+{
+	return span_io(r, off, out, len, 0, err, errlen);
 }
 
 enum storage_status
@@ -361,47 +389,8 @@ enum storage_status
 storage_write(struct storage_reader *r, uint64_t off, const void *src, size_t len,
     char *err, size_t errlen)
 {
-	struct storage *st = r->st;
-	const uint8_t *p = src;
-	size_t fi;
-
-	if (off > st->total || len > st->total - off) {
-		snprintf(err, errlen, "write past the end of the torrent");
-		return STORAGE_ERROR;
-	}
-	fi = storage_file_at(st, off);
-	while (len > 0) {
-		struct sfile *f = &st->files[fi];
-		uint64_t foff = off - f->offset;
-		size_t n = f->length - foff < len ? (size_t)(f->length - foff) : len;
-		ssize_t put;
-
-		if (n == 0) {
-			fi++;
-			continue;
-		}
-		if (r->fd == -1 || r->fd_file != fi || !r->fd_writable) {
-			if (r->fd != -1)
-				close(r->fd);
-			r->fd_writable = 1;
-			r->fd_file = fi;
-			if ((r->fd = open_beneath(st->base, f->rel, err, errlen)) == -1)
-				return STORAGE_ERROR;
-		}
-		put = pwrite(r->fd, p, n, (off_t)foff);
-		if (put < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "cannot write %s: %s", f->path, strerror(errno));
-			return STORAGE_ERROR;
-		}
-		p += put;
-		off += (uint64_t)put;
-		len -= (size_t)put;
-		if ((uint64_t)put == f->length - foff)
-			fi++;
-	}
-	return STORAGE_OK;
+	/* span_io only writes through p here; it never changes the bytes. */
+	return span_io(r, off, (uint8_t *)(uintptr_t)src, len, 1, err, errlen);
 }
 
 enum storage_status
