@@ -699,6 +699,17 @@ peer_update_io(struct peer *p)
 	}
 }
 
+/* Every callback of a peer ends here: only here may it be freed. */
+static void
+peer_cb_end(struct peer *p)
+{
+	p->in_cb = 0;
+	if (p->dead)
+		peer_free(p);
+	else
+		peer_update_io(p);
+}
+
 static void
 peer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -712,11 +723,7 @@ peer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		peer_read(p);
 	if (!p->dead && p->state != PEER_CONNECTING && peer_send_queued(p) > 0)
 		peer_write(p);
-	p->in_cb = 0;
-	if (p->dead)
-		peer_free(p);
-	else
-		peer_update_io(p);
+	peer_cb_end(p);
 }
 
 static void
@@ -736,11 +743,7 @@ peer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	else if (p->state == PEER_ACTIVE && now - p->last_send > KEEPALIVE_EVERY &&
 	    peer_send_queued(p) == 0)
 		wire_put_keepalive(&p->out);
-	p->in_cb = 0;
-	if (p->dead)
-		peer_free(p);
-	else
-		peer_update_io(p);
+	peer_cb_end(p);
 }
 
 static void
