@@ -37,7 +37,9 @@
 #define CACHE_BYTES (32u << 20)
 #define BAN_STRIKES 2		/* failed pieces a peer alone sent before a ban */
 #define MAX_BAN_RECORDS 64
-#define SPARE_BUFFERS 32	/* piece buffers kept for reuse: fresh ones cost page faults */
+#define SPARE_BUFFERS 8		/* piece buffers kept for reuse: fresh ones cost page faults */
+/* Pieces waiting to be hashed and written, in bytes: past this we stop asking for more. */
+#define HASH_BACKLOG (16u << 20)
 
 struct upreq {
 	uint32_t piece, begin, len;
@@ -113,6 +115,7 @@ struct transfer {
 		double next_try;
 	} known[KNOWN_PEERS];		/* dialled again while we still download */
 	size_t nknown;
+	uint64_t backlog;		/* bytes of complete pieces not yet hashed and written */
 	unsigned jobs;			/* worker jobs holding a pointer to us */
 	int freeing;
 	ev_timer pump;			/* retries uploads held back by the rate limit */
@@ -443,6 +446,9 @@ fill_requests(struct transfer *tr, struct tpeer *tp)
 	if (tr->freeing || !peer_is_active(p) || !peer_am_interested(p) ||
 	    bitfield_full(transfer_have(tr)))
 		return;
+	/* A disk slower than the network must not turn into memory: wait for it. */
+	if (tr->backlog >= HASH_BACKLOG)
+		return;
 	if (peer_choking_us(p)) {
 		if (!peer_fast(p) || (allowed = peer_allowed_fast(p)) == NULL)
 			return;
@@ -707,6 +713,10 @@ hash_write_done(void *arg, int ran)
 	}
 	buffer_put(tr, j->data);
 	free(j->senders);
+	tr->backlog -= j->len;
+	if (!tr->freeing && tr->backlog + j->len >= HASH_BACKLOG && tr->backlog < HASH_BACKLOG)
+		for (size_t i = 0; i < tr->npeers; i++)
+			fill_requests(tr, tr->peers[i]);
 	free(j);
 	job_released(tr);
 }
@@ -735,6 +745,7 @@ piece_complete(struct transfer *tr, uint32_t piece)
 		picker_piece_failed(tr->picker, piece);
 		return;
 	}
+	tr->backlog += j->len;
 	tr->jobs++;
 }
 
