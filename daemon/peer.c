@@ -14,11 +14,14 @@
 
 #include "bitfield.h"
 #include "buf.h"
+#include "extmsg.h"
 #include "log.h"
+#include "metainfo.h"
 #include "netaddr.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "sha.h"
+#include "torrent.h"
 #include "transfer.h"
 #include "wire.h"
 
@@ -30,6 +33,8 @@
 /* Queued output past this means the peer doesn't read: close rather than grow. */
 #define MAX_OUT (8u << 20)
 #define DEFAULT_REQQ 250u
+/* Our BEP 10 message id for ut_metadata (BEP 9): peers send it to us with this id. */
+#define OUR_UT_METADATA 2
 
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ACTIVE, PEER_CLOSED };
 
@@ -68,6 +73,7 @@ struct peer {
 	int am_interested;
 	int snubbed;
 	uint32_t reqq;
+	uint8_t their_ut_metadata;	/* the id the peer wants ut_metadata sent with */
 	struct rate_meter down;
 	struct rate_meter up;
 	uint64_t downloaded;
@@ -315,6 +321,45 @@ peer_send_block(struct peer *p, uint32_t piece, uint32_t begin, const void *data
 	return peer_sent(p, 0);
 }
 
+static const struct metainfo *
+info_of(const struct peer *p)
+{
+	struct torrent *t = p->tr ? transfer_torrent(p->tr) : NULL;
+
+	return t ? torrent_metainfo(t) : NULL;
+}
+
+/* BEP 9: answer a metadata request with the piece, or a reject if we can't. */
+static void
+serve_metadata(struct peer *p, const struct wire_msg *m)
+{
+	const struct metainfo *mi = info_of(p);
+	struct extmsg_metadata md;
+	struct buf b;
+	char err[128];
+	size_t off, n;
+
+	if (mi == NULL || p->their_ut_metadata == 0)
+		return;
+	if (extmsg_metadata_parse(m->data, m->data_len, (int64_t)mi->info_len, &md, err,
+	    sizeof(err)) == -1) {
+		log_info("peer %s #%u: bad ut_metadata message: %s", p->addrstr, p->num, err);
+		peer_close(p, "bad-ut-metadata");
+		return;
+	}
+	if (md.msg_type != EXTMSG_MD_REQUEST)
+		return;
+	buf_init(&b, 2 * EXTMSG_METADATA_PIECE);
+	off = (size_t)md.piece * EXTMSG_METADATA_PIECE;
+	n = extmsg_metadata_piece_len((int64_t)mi->info_len, md.piece);
+	if (extmsg_metadata_put_data(&b, md.piece, (int64_t)mi->info_len, mi->info + off,
+	    n) == -1)
+		extmsg_metadata_put_reject(&b, md.piece);
+	if (wire_put_extended(&p->out, p->their_ut_metadata, b.data, b.len) == -1)
+		peer_close(p, "output-overflow");
+	buf_free(&b);
+}
+
 /* Our half after the handshake: what we have, and our extensions. */
 static void
 send_intro(struct peer *p)
@@ -336,6 +381,11 @@ send_intro(struct peer *p)
 	eh.reqq = 2000;
 	eh.port = session_listen_port(p->s);
 	eh.metadata_size = -1;
+	/* BEP 9: we can hand out the info dict, so magnet users can start from us. */
+	if (info_of(p) != NULL) {
+		eh.ut_metadata = OUR_UT_METADATA;
+		eh.metadata_size = (int64_t)info_of(p)->info_len;
+	}
 	buf_init(&b, 4096);
 	if (wire_ext_handshake_build(&b, &eh) == 0)
 		wire_put_extended(&p->out, 0, b.data, b.len);
@@ -390,8 +440,12 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	struct wire_ext_handshake eh;
 	char err[128];
 
+	if (m->ext_id == OUR_UT_METADATA) {
+		serve_metadata(p, m);
+		return p->dead ? -1 : 0;
+	}
 	if (m->ext_id != 0)
-		return 0;	/* no extension messages of ours are registered yet */
+		return 0;	/* not one we registered: ignored, per BEP 10 */
 	/* Extensions are optional: a handshake we can't read just means none. */
 	if (wire_ext_handshake_parse(m->data, m->data_len, &eh, err, sizeof(err)) == -1) {
 		log_debug("peer %s #%u: ignoring extension handshake: %s", p->addrstr, p->num,
@@ -400,6 +454,7 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	}
 	if (eh.reqq > 0)
 		p->reqq = eh.reqq < 2000 ? eh.reqq : 2000;
+	p->their_ut_metadata = eh.ut_metadata;
 	if (eh.client[0])
 		snprintf(p->client, sizeof(p->client), "%s", eh.client);
 	return 0;
