@@ -329,7 +329,7 @@ info_of(const struct peer *p)
 	return t ? torrent_metainfo(t) : NULL;
 }
 
-/* BEP 9: answer a metadata request with the piece, or a reject if we can't. */
+/* BEP 9: answer a metadata request with the piece; pass data on when we fetch. */
 static void
 serve_metadata(struct peer *p, const struct wire_msg *m)
 {
@@ -339,12 +339,19 @@ serve_metadata(struct peer *p, const struct wire_msg *m)
 	char err[128];
 	size_t off, n;
 
-	if (mi == NULL || p->their_ut_metadata == 0)
+	int64_t size = mi ? (int64_t)mi->info_len : transfer_metadata_size(p->tr);
+
+	if (size <= 0 || p->their_ut_metadata == 0)
 		return;
-	if (extmsg_metadata_parse(m->data, m->data_len, (int64_t)mi->info_len, &md, err,
-	    sizeof(err)) == -1) {
+	if (extmsg_metadata_parse(m->data, m->data_len, size, &md, err, sizeof(err)) == -1) {
 		log_info("peer %s #%u: bad ut_metadata message: %s", p->addrstr, p->num, err);
 		peer_close(p, "bad-ut-metadata");
+		return;
+	}
+	if (mi == NULL) {
+		/* We are the one fetching: data goes to the transfer, the rest is noise. */
+		if (md.msg_type == EXTMSG_MD_DATA)
+			transfer_peer_metadata(p->tr, p, md.piece, md.data, md.data_len);
 		return;
 	}
 	if (md.msg_type != EXTMSG_MD_REQUEST)
@@ -358,6 +365,21 @@ serve_metadata(struct peer *p, const struct wire_msg *m)
 	if (wire_put_extended(&p->out, p->their_ut_metadata, b.data, b.len) == -1)
 		peer_close(p, "output-overflow");
 	buf_free(&b);
+}
+
+int
+peer_send_metadata_request(struct peer *p, uint32_t piece)
+{
+	struct buf b;
+	int rc;
+
+	if (p->dead || p->their_ut_metadata == 0)
+		return -1;
+	buf_init(&b, 64);
+	rc = extmsg_metadata_put_request(&b, piece) == 0 ?
+	    wire_put_extended(&p->out, p->their_ut_metadata, b.data, b.len) : -1;
+	buf_free(&b);
+	return peer_sent(p, rc);
 }
 
 /* Our half after the handshake: what we have, and our extensions. */
@@ -381,11 +403,13 @@ send_intro(struct peer *p)
 	eh.reqq = 2000;
 	eh.port = session_listen_port(p->s);
 	eh.metadata_size = -1;
-	/* BEP 9: we can hand out the info dict, so magnet users can start from us. */
-	if (info_of(p) != NULL) {
-		eh.ut_metadata = OUR_UT_METADATA;
+	/*
+	 * BEP 9: with the info dict we hand it out, so magnet users can start
+	 * from us; without it (a magnet of ours) we ask for it.
+	 */
+	eh.ut_metadata = OUR_UT_METADATA;
+	if (info_of(p) != NULL)
 		eh.metadata_size = (int64_t)info_of(p)->info_len;
-	}
 	buf_init(&b, 4096);
 	if (wire_ext_handshake_build(&b, &eh) == 0)
 		wire_put_extended(&p->out, 0, b.data, b.len);
@@ -457,7 +481,8 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	p->their_ut_metadata = eh.ut_metadata;
 	if (eh.client[0])
 		snprintf(p->client, sizeof(p->client), "%s", eh.client);
-	return 0;
+	transfer_peer_ext(p->tr, p, eh.ut_metadata != 0, eh.metadata_size);
+	return p->dead ? -1 : 0;
 }
 
 static int
@@ -487,6 +512,10 @@ dispatch(struct peer *p, const struct wire_msg *m)
 	if (m->id == WIRE_KEEPALIVE || m->id == WIRE_UNKNOWN || m->id == WIRE_PORT)
 		return 0;
 	p->msgs++;
+	/* A magnet without its info dict can't size or check piece messages yet. */
+	if (transfer_piece_count(tr) == 0 && m->id != WIRE_EXTENDED && m->id != WIRE_CHOKE &&
+	    m->id != WIRE_UNCHOKE && m->id != WIRE_INTERESTED && m->id != WIRE_NOT_INTERESTED)
+		return 0;
 	switch (m->id) {
 	case WIRE_CHOKE:
 		p->choking_us = 1;

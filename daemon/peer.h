@@ -63,6 +63,8 @@ int peer_send_cancel(struct peer *p, uint32_t piece, uint32_t begin, uint32_t le
 int peer_send_reject(struct peer *p, uint32_t piece, uint32_t begin, uint32_t len);
 int peer_send_block(struct peer *p, uint32_t piece, uint32_t begin, const void *data,
     uint32_t len);
+/* BEP 9 request for one piece of the info dict, if the peer speaks ut_metadata. */
+int peer_send_metadata_request(struct peer *p, uint32_t piece);
 
 /* Payload counters of the connection; the transfer adds them to the torrent's. */
 uint64_t peer_downloaded(const struct peer *p);

@@ -97,8 +97,8 @@ static void
 torrent_update_transfer(struct torrent *t)
 {
 	enum torrent_state st = torrent_state(t);
-	int want = !t->freeing && t->mi &&
-	    (st == TORRENT_DOWNLOADING || st == TORRENT_SEEDING);
+	/* Without metadata (a magnet) the transfer's first job is to fetch it. */
+	int want = !t->freeing && (st == TORRENT_DOWNLOADING || st == TORRENT_SEEDING);
 
 	if (want && t->tr == NULL) {
 		if ((t->tr = transfer_new(t->s, t)) == NULL)
@@ -742,4 +742,66 @@ torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t e
 		store_peer_add(session_store(t->s), t->id, netaddr_format(a, as, sizeof(as)),
 		    (int64_t)time(NULL));
 	return rc;
+}
+
+int
+torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
+{
+	struct metainfo *mi = NULL;
+	struct store_file *files = NULL;
+	struct transfer *old;
+	char err[256], *path = NULL;
+
+	if (t->mi != NULL)
+		return 0;
+	if (metainfo_parse_info(info, len, &mi_default_limits, &mi, err, sizeof(err)) == -1 ||
+	    memcmp(mi->info_hash, t->ih, 20) != 0) {
+		log_warnx("torrent %lld %s: unusable info dict from peers: %s", (long long)t->id,
+		    t->hex, mi ? "info-hash differs" : err);
+		goto fail;
+	}
+	if (asprintf(&path, "%s/%s", t->save_dir, mi->name) == -1) {
+		path = NULL;
+		goto fail;
+	}
+	if ((files = calloc(mi->file_count, sizeof(*files))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < mi->file_count; i++) {
+		files[i].path = mi->multi_file ? mi->files[i].path : mi->name;
+		files[i].length = mi->files[i].length;
+	}
+	if (store_torrent_set_info(session_store(t->s), t->id, mi->name, mi->info,
+	    mi->info_len, path, files, mi->file_count) == -1)
+		goto fail;
+	bitfield_free(&t->have);
+	bitfield_free(&t->synced);
+	if (bitfield_init(&t->have, mi->piece_count) == -1 ||
+	    bitfield_init(&t->synced, mi->piece_count) == -1 ||
+	    (t->st = storage_from_metainfo(mi, path)) == NULL)
+		goto fail;
+	free(t->name);
+	t->name = strdup(mi->name);
+	free(t->data_path);
+	t->data_path = path;
+	path = NULL;
+	t->mi = mi;
+	mi = NULL;
+	log_notice("torrent %lld %s: metadata received: %s, %llu bytes in %u pieces",
+	    (long long)t->id, t->hex, t->name, (unsigned long long)t->mi->total_length,
+	    t->mi->piece_count);
+	/* The metadata transfer goes; the known peers are dialled again by the next. */
+	old = t->tr;
+	t->tr = NULL;
+	transfer_free(old);
+	if (!torrent_check_existing(t))
+		torrent_update_transfer(t);
+	free(files);
+	return 0;
+fail:
+	metainfo_free(mi);
+	free(files);
+	free(path);
+	/* Peers can't give us better than what matched the info-hash. */
+	torrent_io_error(t, "the info dict received for this magnet is unusable (see log)");
+	return -1;
 }

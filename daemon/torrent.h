@@ -80,6 +80,12 @@ void torrent_add_counters(struct torrent *t, uint64_t uploaded, uint64_t downloa
 void torrent_piece_done(struct torrent *t, uint32_t piece);
 /* These pieces' bytes are durable: now the database may say we have them. */
 void torrent_pieces_synced(struct torrent *t, const uint32_t *pieces, size_t n);
+/*
+ * A magnet's info dict arrived and matched the info-hash: record it, then
+ * replace the metadata transfer with a real one (or a check, if data is
+ * already there). 0, or -1 (logged) if the dict is unusable.
+ */
+int torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len);
 /* Disk trouble: the torrent goes to error with msg; its transfer stops. */
 void torrent_io_error(struct torrent *t, const char *msg);
 void torrent_tick(struct torrent *t, double now);

@@ -9,6 +9,7 @@
 
 #include "bitfield.h"
 #include "choker.h"
+#include "extmsg.h"
 #include "log.h"
 #include "metainfo.h"
 #include "netaddr.h"
@@ -117,6 +118,12 @@ struct transfer {
 	size_t nknown;
 	uint64_t backlog;		/* bytes of complete pieces not yet hashed and written */
 	unsigned jobs;			/* worker jobs holding a pointer to us */
+	/* metadata mode: a magnet's info dict is fetched before anything else */
+	int magnet;
+	uint8_t *meta;
+	struct extmsg_asm meta_asm;
+	int64_t meta_size;
+	ev_timer meta_done;		/* hands the info dict over outside peer callbacks */
 	int freeing;
 	ev_timer pump;			/* retries uploads held back by the rate limit */
 };
@@ -174,6 +181,114 @@ load_known(void *ctx, const char *addr, int64_t seen_at)
 	return 0;
 }
 
+static void meta_done_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* A magnet without its info dict: peers are met only to fetch it (BEP 9). */
+static struct transfer *
+magnet_new(struct session *s, struct torrent *t)
+{
+	struct transfer *tr = calloc(1, sizeof(*tr));
+
+	if (tr == NULL)
+		return NULL;
+	tr->s = s;
+	tr->t = t;
+	tr->magnet = 1;
+	tr->meta_size = -1;
+	memcpy(tr->ih, torrent_info_hash(t), 20);
+	ev_timer_init(&tr->pump, pump_cb, 0., 0.);
+	tr->pump.data = tr;
+	ev_timer_init(&tr->meta_done, meta_done_cb, 0., 0.);
+	tr->meta_done.data = tr;
+	tr->last_sync = tr->last_choke = tnow(tr);
+	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
+	return tr;
+}
+
+int64_t
+transfer_metadata_size(const struct transfer *tr)
+{
+	return tr->magnet ? tr->meta_size : -1;
+}
+
+static void
+request_metadata(struct transfer *tr, struct peer *p)
+{
+	uint32_t n = extmsg_metadata_pieces(tr->meta_size);
+
+	if (tr->meta == NULL || !peer_is_active(p))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (!extmsg_asm_has(&tr->meta_asm, i) && peer_send_metadata_request(p, i) == -1)
+			return;
+}
+
+void
+transfer_peer_ext(struct transfer *tr, struct peer *p, int has_ut_metadata,
+    int64_t metadata_size)
+{
+	char err[128];
+
+	if (!tr->magnet || !has_ut_metadata)
+		return;
+	if (metadata_size <= 0 || metadata_size > EXTMSG_MAX_METADATA) {
+		log_info("peer %s: offers metadata of %lld bytes; not asking it",
+		    peer_addr_str(p), (long long)metadata_size);
+		return;
+	}
+	if (tr->meta == NULL) {
+		/* The first size we hear is the one we try; a liar fails the hash check. */
+		if ((tr->meta = malloc((size_t)metadata_size)) == NULL ||
+		    extmsg_asm_init(&tr->meta_asm, tr->meta, (size_t)metadata_size, err,
+		    sizeof(err)) == -1) {
+			free(tr->meta);
+			tr->meta = NULL;
+			return;
+		}
+		tr->meta_size = metadata_size;
+		log_info("torrent %lld: fetching its %lld-byte info dict (BEP 9)",
+		    (long long)torrent_id(tr->t), (long long)metadata_size);
+	}
+	if (metadata_size == tr->meta_size)
+		request_metadata(tr, p);
+}
+
+void
+transfer_peer_metadata(struct transfer *tr, struct peer *p, uint32_t piece,
+    const uint8_t *data, size_t len)
+{
+	uint8_t md[20];
+
+	if (!tr->magnet || tr->meta == NULL || ev_is_active(&tr->meta_done))
+		return;
+	/* A duplicate or a piece we didn't need is dropped, not held against it. */
+	if (extmsg_asm_add(&tr->meta_asm, piece, data, len, NULL, 0) != 1)
+		return;
+	sha1(tr->meta, (size_t)tr->meta_size, md);
+	if (memcmp(md, tr->ih, 20) != 0) {
+		/* BEP 9: the info-hash is the only check; start over. */
+		log_warnx("torrent %lld: the info dict from peers does not match the "
+		    "info-hash; fetching it again", (long long)torrent_id(tr->t));
+		extmsg_asm_reset(&tr->meta_asm);
+		peer_close(p, "bad-metadata");
+		return;
+	}
+	/* Outside this peer's callback: the swap frees every peer of ours. */
+	ev_timer_set(&tr->meta_done, 0., 0.);
+	ev_timer_start(session_loop(tr->s), &tr->meta_done);
+}
+
+static void
+meta_done_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct transfer *tr = w->data;
+
+	(void)loop;
+	(void)revents;
+	/* This frees tr: nothing may follow. */
+	torrent_set_metadata(tr->t, tr->meta, (size_t)tr->meta_size);
+}
+
 struct transfer *
 transfer_new(struct session *s, struct torrent *t)
 {
@@ -181,7 +296,9 @@ transfer_new(struct session *s, struct torrent *t)
 	struct transfer *tr;
 	uint64_t seed;
 
-	if (mi == NULL || (tr = calloc(1, sizeof(*tr))) == NULL)
+	if (mi == NULL)
+		return magnet_new(s, t);
+	if ((tr = calloc(1, sizeof(*tr))) == NULL)
 		return NULL;
 	tr->s = s;
 	tr->t = t;
@@ -205,6 +322,8 @@ transfer_new(struct session *s, struct torrent *t)
 		return NULL;
 	}
 	memcpy(tr->hashes, mi->pieces, 20 * (size_t)tr->npieces);
+	ev_timer_init(&tr->meta_done, meta_done_cb, 0., 0.);
+	tr->meta_done.data = tr;
 	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
 	ev_timer_init(&tr->pump, pump_cb, 0., 0.);
 	tr->pump.data = tr;
@@ -229,6 +348,8 @@ transfer_destroy(struct transfer *tr)
 		free(tr->bans[i].addrs);
 	}
 	ev_timer_stop(session_loop(tr->s), &tr->pump);
+	ev_timer_stop(session_loop(tr->s), &tr->meta_done);
+	free(tr->meta);
 	free(tr->asm_);
 	free(tr->cache);
 	free(tr->scratch);
@@ -258,6 +379,7 @@ transfer_free(struct transfer *tr)
 	while (tr->npeers > 0)
 		peer_free(tr->peers[tr->npeers - 1]->p);
 	ev_timer_stop(session_loop(tr->s), &tr->pump);
+	ev_timer_stop(session_loop(tr->s), &tr->meta_done);
 	tr->t = NULL;
 	if (tr->jobs == 0)
 		transfer_destroy(tr);
@@ -334,9 +456,10 @@ transfer_peer_gone(struct transfer *tr, struct peer *p)
 
 	if (tp == NULL)
 		return;
-	if (peer_has(p)->nbits)
+	if (tr->picker && peer_has(p)->nbits)
 		picker_remove_peer_bitfield(tr->picker, peer_has(p));
-	picker_peer_dropped(tr->picker, peer_num(p));
+	if (tr->picker)
+		picker_peer_dropped(tr->picker, peer_num(p));
 	for (size_t i = 0; i < tr->npeers; i++) {
 		if (tr->peers[i] == tp) {
 			tr->peers[i] = tr->peers[--tr->npeers];
@@ -357,6 +480,8 @@ transfer_peer_bitfield(struct transfer *tr, struct peer *p)
 {
 	struct tpeer *tp = peer_data(p);
 
+	if (tr->magnet)
+		return;
 	picker_add_peer_bitfield(tr->picker, peer_has(p));
 	if (peer_is_seed(p) && bitfield_full(transfer_have(tr))) {
 		peer_close(p, "both-seeds");
@@ -369,6 +494,8 @@ transfer_peer_bitfield(struct transfer *tr, struct peer *p)
 void
 transfer_peer_forget_pieces(struct transfer *tr, struct peer *p)
 {
+	if (tr->magnet)
+		return;
 	picker_remove_peer_bitfield(tr->picker, peer_has(p));
 }
 
@@ -377,6 +504,8 @@ transfer_peer_have(struct transfer *tr, struct peer *p, uint32_t piece)
 {
 	struct tpeer *tp = peer_data(p);
 
+	if (tr->magnet)
+		return;
 	picker_add_peer_have(tr->picker, piece);
 	if (!bitfield_get(transfer_have(tr), piece)) {
 		peer_send_interested(p, 1);
@@ -391,6 +520,8 @@ transfer_peer_choke(struct transfer *tr, struct peer *p, int choked)
 {
 	struct tpeer *tp = peer_data(p);
 
+	if (tr->magnet)
+		return;
 	/* BEP 6: a Fast peer rejects what it drops; others drop all on choke. */
 	if (choked && !peer_fast(p))
 		picker_peer_dropped(tr->picker, peer_num(p));
@@ -414,6 +545,8 @@ transfer_peer_interest(struct transfer *tr, struct peer *p, int interested)
 {
 	struct tpeer *tp = peer_data(p);
 
+	if (tr->magnet)
+		return;
 	/* A free slot goes at once rather than at the next choking round. */
 	if (interested && peer_am_choking(p) &&
 	    unchoked_count(tr) < session_setting(tr->s, SETTING_UPLOAD_SLOTS)) {
@@ -443,7 +576,7 @@ fill_requests(struct transfer *tr, struct tpeer *tp)
 	double now = tnow(tr), rate;
 	size_t outstanding, target, n;
 
-	if (tr->freeing || !peer_is_active(p) || !peer_am_interested(p) ||
+	if (tr->freeing || tr->magnet || !peer_is_active(p) || !peer_am_interested(p) ||
 	    bitfield_full(transfer_have(tr)))
 		return;
 	/* A disk slower than the network must not turn into memory: wait for it. */
@@ -965,7 +1098,7 @@ serve_uploads(struct transfer *tr, struct tpeer *tp)
 	struct ratelimit *rl = session_rate_up(tr->s);
 	double now = tnow(tr);
 
-	while (!tr->freeing && tp->uphead < tp->nup && peer_is_active(tp->p) &&
+	while (!tr->freeing && !tr->magnet && tp->uphead < tp->nup && peer_is_active(tp->p) &&
 	    peer_send_queued(tp->p) < PEER_SEND_LOW) {
 		struct upreq *q = &tp->up[tp->uphead];
 		const uint8_t *data;
@@ -1273,6 +1406,16 @@ redial(struct transfer *tr, double now)
 void
 transfer_tick(struct transfer *tr, double now)
 {
+	if (tr->magnet) {
+		/* Ask again for what hasn't come: a peer may have ignored us. */
+		if (tr->meta && now - tr->last_choke >= 10.0) {
+			tr->last_choke = now;
+			for (size_t i = 0; i < tr->npeers; i++)
+				request_metadata(tr, tr->peers[i]->p);
+		}
+		redial(tr, now);
+		return;
+	}
 	for (size_t i = 0; i < tr->npeers; i++) {
 		struct tpeer *tp = tr->peers[i];
 		struct peer *p = tp->p;

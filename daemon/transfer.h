@@ -54,6 +54,14 @@ void transfer_peer_block(struct transfer *tr, struct peer *p, uint32_t piece,
 void transfer_peer_allowed_fast(struct transfer *tr, struct peer *p, uint32_t piece);
 /* The peer's send queue fell below PEER_SEND_LOW: serve more of its requests. */
 void transfer_peer_writable(struct transfer *tr, struct peer *p);
+/* BEP 10 handshake seen: a magnet asks it for the info dict if it has one. */
+void transfer_peer_ext(struct transfer *tr, struct peer *p, int has_ut_metadata,
+    int64_t metadata_size);
+/* A ut_metadata data piece arrived (already checked against the size we expect). */
+void transfer_peer_metadata(struct transfer *tr, struct peer *p, uint32_t piece,
+    const uint8_t *data, size_t len);
+/* The info dict size a magnet transfer is fetching; -1 if none (or not a magnet). */
+int64_t transfer_metadata_size(const struct transfer *tr);
 /* Periodic work (requests timing out, choking rounds); called every second. */
 void transfer_tick(struct transfer *tr, double now);
 
