@@ -147,8 +147,10 @@ class TransferTest(DaemonTest):
         self.assertEqual(d.call('torrent.peers', {'id': t['id']}), {'peers': []})
         d.call('torrent.pause', {'id': t['id']})
         self.assertRpcError(d.error('peer.add', {'id': t['id'], 'address': '127.0.0.1:1'}), BUSY)
+        # a magnet without its info dict dials peers to fetch it (BEP 9)
         m = d.call('torrent.add', {'magnet': '4' * 40})
-        self.assertRpcError(d.error('peer.add', {'id': m['id'], 'address': '127.0.0.1:1'}), BUSY)
+        self.assertEqual(d.call('peer.add', {'id': m['id'], 'address': '127.0.0.1:1'}).get('queued'),
+                         True)
         # [IPv6]:port is accepted syntax
         d.call('torrent.resume', {'id': t['id']})
         r = d.call('peer.add', {'id': t['id'], 'address': '[::1]:1'})
