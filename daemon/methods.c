@@ -245,6 +245,7 @@ m_session_status(struct call *k)
 	json_object_set_new(r, "banned", json_integer((json_int_t)session_ban_count(k->s)));
 	json_object_set_new(r, "down_rate", json_integer((json_int_t)down));
 	json_object_set_new(r, "up_rate", json_integer((json_int_t)up));
+	json_object_set_new(r, "tracker", session_tracker_json(k->s));
 	reply(k, r);
 }
 

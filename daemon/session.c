@@ -2,32 +2,33 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "metainfo.h"
+#include "methods.h"
 #include "netaddr.h"
 #include "peer.h"
 #include "ratelimit.h"
-#include "transfer.h"
-#include "wire.h"
-#include "metainfo.h"
-#include "methods.h"
 #include "rpc.h"
 #include "sha.h"
 #include "share.h"
 #include "store.h"
 #include "torrent.h"
+#include "tracker_server.h"
+#include "transfer.h"
+#include "wire.h"
 #include "worker.h"
 
 struct session {
@@ -49,6 +50,7 @@ struct session {
 	ev_timer tick;
 	uint8_t peer_id[20];
 	struct listener *listener;
+	struct tracker_server *tracker;	/* --tracker-listen: NULL if none */
 	struct netaddr bind4, bind6;
 	int have_bind4, have_bind6;
 	struct ratelimit rate_down, rate_up;
@@ -337,6 +339,9 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	    errlen)) == NULL)
 		goto fail;
 	set_bind_addrs(s);
+	if (s->conf.tracker_listen && (s->tracker = tracker_server_new(s,
+	    s->conf.tracker_listen, err, errlen)) == NULL)
+		goto fail;
 	ev_timer_init(&s->tick, tick_cb, 1.0, 1.0);
 	s->tick.data = s;
 	ev_timer_start(loop, &s->tick);
@@ -373,6 +378,8 @@ session_free(struct session *s)
 	ev_timer_stop(s->loop, &s->tick);
 	listener_free(s->listener);
 	s->listener = NULL;
+	tracker_server_free(s->tracker);
+	s->tracker = NULL;
 	/*
 	 * Let running jobs end and collect their results (verified pieces,
 	 * cancelled checks) while the torrents still exist; nothing new starts.
@@ -826,6 +833,12 @@ session_bind_addr(const struct session *s, int family)
 	if (family == AF_INET6 && s->have_bind6)
 		return &s->bind6;
 	return NULL;
+}
+
+json_t *
+session_tracker_json(const struct session *s)
+{
+	return s->tracker ? tracker_server_json(s->tracker) : json_null();
 }
 
 json_t *

@@ -125,6 +125,8 @@ void session_peer_removed(struct session *s, struct peer *p);
 int session_ban(struct session *s, const struct netaddr *a, const char *reason);
 size_t session_peer_count(const struct session *s);
 size_t session_ban_count(struct session *s);
+/* The built-in tracker's status, or JSON null when it is off. */
+json_t *session_tracker_json(const struct session *s);
 /* Bound listen addresses, for status. */
 json_t *session_listen_json(const struct session *s);
 
