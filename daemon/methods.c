@@ -804,6 +804,15 @@ m_torrent_peers(struct call *k)
 }
 
 static void
+m_torrent_trackers(struct call *k)
+{
+	struct torrent *t = ptorrent(k);
+
+	if (t)
+		reply(k, torrent_trackers_json(t));
+}
+
+static void
 m_peer_add(struct call *k)
 {
 	struct torrent *t = ptorrent(k);
@@ -893,6 +902,8 @@ static const struct method method_table[] = {
 	{ "torrent.export", m_torrent_export, "id:t",
 	  "The .torrent file (base64) and the magnet link." },
 	{ "torrent.peers", m_torrent_peers, "id:t", "The torrent's connected peers." },
+	{ "torrent.trackers", m_torrent_trackers, "id:t",
+	  "Each tracker: status, last error, seeders, leechers, next announce." },
 	{ "peer.add", m_peer_add, "id:t,address:s", "Connect to a peer for a torrent." },
 	{ "session.get", m_session_get, "key:s?", "Run-time settings." },
 	{ "session.set", m_session_set, "key:s,value:v",

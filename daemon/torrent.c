@@ -805,3 +805,34 @@ fail:
 	torrent_io_error(t, "the info dict received for this magnet is unusable (see log)");
 	return -1;
 }
+
+size_t
+torrent_trackers(const struct torrent *t, const char *const **urls, const uint32_t **tiers)
+{
+	*urls = (const char *const *)t->trackers;
+	*tiers = t->tiers;
+	return t->ntrackers;
+}
+
+void
+torrent_counters(const struct torrent *t, uint64_t *up, uint64_t *down, uint64_t *left)
+{
+	*up = t->uploaded;
+	*down = t->downloaded;
+	/* A magnet doesn't know its size yet; any non-zero value says "leecher". */
+	*left = t->mi ? t->mi->total_length - have_bytes(t) : 1;
+}
+
+json_t *
+torrent_trackers_json(const struct torrent *t)
+{
+	json_t *a = t->tr ? transfer_trackers_json(t->tr) : NULL;
+
+	if (a == NULL) {
+		a = json_array();
+		for (size_t i = 0; i < t->ntrackers; i++)
+			json_array_append_new(a, json_pack("{s:s, s:I, s:s}", "url", t->trackers[i],
+			    "tier", (json_int_t)t->tiers[i], "status", "stopped"));
+	}
+	return json_pack("{s:o}", "trackers", a);
+}

@@ -90,6 +90,12 @@ int torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len);
 void torrent_io_error(struct torrent *t, const char *msg);
 void torrent_tick(struct torrent *t, double now);
 json_t *torrent_peers_json(const struct torrent *t);
+/* Its announce URLs and their tiers (borrowed); returns the count. */
+size_t torrent_trackers(const struct torrent *t, const char *const **urls,
+    const uint32_t **tiers);
+/* For announces: bytes sent, received, and still missing. */
+void torrent_counters(const struct torrent *t, uint64_t *up, uint64_t *down, uint64_t *left);
+json_t *torrent_trackers_json(const struct torrent *t);
 /* peer.add: 0, or an RPC error code with err. */
 int torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t errlen);
 

@@ -22,6 +22,7 @@
 #include "storage.h"
 #include "store.h"
 #include "torrent.h"
+#include "tracker_client.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -116,6 +117,7 @@ struct transfer {
 		double next_try;
 	} known[KNOWN_PEERS];		/* dialled again while we still download */
 	size_t nknown;
+	struct tracker_client *trackers;
 	uint64_t backlog;		/* bytes of complete pieces not yet hashed and written */
 	unsigned jobs;			/* worker jobs holding a pointer to us */
 	/* metadata mode: a magnet's info dict is fetched before anything else */
@@ -182,6 +184,34 @@ load_known(void *ctx, const char *addr, int64_t seen_at)
 }
 
 static void meta_done_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void known_add(struct transfer *tr, const struct netaddr *a, double next_try);
+
+static void
+tc_stats(void *ctx, uint64_t *up, uint64_t *down, uint64_t *left)
+{
+	struct transfer *tr = ctx;
+
+	torrent_counters(tr->t, up, down, left);
+}
+
+static void
+tc_peer(void *ctx, const struct netaddr *a)
+{
+	/* Dialled by the next tick, like a peer given by hand. */
+	known_add(ctx, a, 0);
+}
+
+static void
+start_trackers(struct transfer *tr)
+{
+	struct tracker_client_cb cb = { tc_stats, tc_peer, tr };
+	const char *const *urls;
+	const uint32_t *tiers;
+	size_t n = torrent_trackers(tr->t, &urls, &tiers);
+
+	if (n > 0)
+		tr->trackers = tracker_client_new(tr->s, tr->ih, urls, tiers, n, &cb);
+}
 
 /* A magnet without its info dict: peers are met only to fetch it (BEP 9). */
 static struct transfer *
@@ -202,6 +232,7 @@ magnet_new(struct session *s, struct torrent *t)
 	tr->meta_done.data = tr;
 	tr->last_sync = tr->last_choke = tnow(tr);
 	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
+	start_trackers(tr);
 	return tr;
 }
 
@@ -328,6 +359,7 @@ transfer_new(struct session *s, struct torrent *t)
 	ev_timer_init(&tr->pump, pump_cb, 0., 0.);
 	tr->pump.data = tr;
 	tr->last_sync = tr->last_choke = tnow(tr);
+	start_trackers(tr);
 	return tr;
 }
 
@@ -375,6 +407,8 @@ transfer_free(struct transfer *tr)
 	if (tr == NULL)
 		return;
 	tr->freeing = 1;
+	tracker_client_free(tr->trackers);
+	tr->trackers = NULL;
 	/* peer_free calls transfer_peer_gone, which shrinks the array. */
 	while (tr->npeers > 0)
 		peer_free(tr->peers[tr->npeers - 1]->p);
@@ -809,6 +843,8 @@ piece_passed(struct transfer *tr, struct hash_job *j)
 		if (peer_am_interested(tp->p))
 			update_interest(tr, tp);
 	}
+	if (bitfield_full(transfer_have(tr)) && tr->trackers)
+		tracker_client_announce(tr->trackers, TRACKER_CLIENT_COMPLETED);
 	if (bitfield_full(transfer_have(tr)) || tr->nunsynced >= SYNC_PIECES)
 		start_sync(tr);
 }
@@ -1413,6 +1449,8 @@ transfer_tick(struct transfer *tr, double now)
 			for (size_t i = 0; i < tr->npeers; i++)
 				request_metadata(tr, tr->peers[i]->p);
 		}
+		if (tr->trackers)
+			tracker_client_tick(tr->trackers, now);
 		redial(tr, now);
 		return;
 	}
@@ -1436,6 +1474,8 @@ transfer_tick(struct transfer *tr, double now)
 	}
 	if (now - tr->last_choke >= CHOKER_INTERVAL)
 		choke_round(tr, now);
+	if (tr->trackers)
+		tracker_client_tick(tr->trackers, now);
 	if (!bitfield_full(transfer_have(tr)))
 		redial(tr, now);
 	if (tr->nunsynced > 0 && now - tr->last_sync >= SYNC_EVERY)
@@ -1500,4 +1540,10 @@ transfer_up_rate(struct transfer *tr)
 	for (size_t i = 0; i < tr->npeers; i++)
 		r += peer_up_rate(tr->peers[i]->p, now);
 	return r;
+}
+
+json_t *
+transfer_trackers_json(struct transfer *tr)
+{
+	return tr->trackers ? tracker_client_json(tr->trackers, tnow(tr)) : NULL;
 }

@@ -30,6 +30,8 @@ void transfer_flush(struct transfer *tr);
 int transfer_connect(struct transfer *tr, const struct netaddr *a, char *err, size_t errlen);
 size_t transfer_peer_count(const struct transfer *tr);
 json_t *transfer_peers_json(struct transfer *tr);
+/* Status of each tracker it announces to (torrent.trackers). */
+json_t *transfer_trackers_json(struct transfer *tr);
 double transfer_down_rate(struct transfer *tr);
 double transfer_up_rate(struct transfer *tr);
 
