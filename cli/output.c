@@ -681,6 +681,37 @@ out_peers_table(const json_t *peers)
 	return 0;
 }
 
+int
+out_trackers_table(const json_t *trackers)
+{
+	static const char *const hdr[] = {
+		"TIER", "STATUS", "SEEDS", "LEECHES", "NEXT", "URL", "LAST ERROR",
+	};
+	char tier[16], seeds[16], leeches[16], next[FMT_LEN];
+	struct table *tab;
+	json_t *t;
+	size_t i;
+
+	if ((tab = table_new(hdr, "rlrrrll")) == NULL)
+		return -1;
+	json_array_foreach(trackers, i, t) {
+		snprintf(tier, sizeof(tier), "%lld", (long long)out_jsize(t, "tier"));
+		if (json_object_get(t, "seeders")) {
+			snprintf(seeds, sizeof(seeds), "%lld", (long long)out_jsize(t, "seeders"));
+			snprintf(leeches, sizeof(leeches), "%lld", (long long)out_jsize(t, "leechers"));
+		} else {
+			snprintf(seeds, sizeof(seeds), "-");
+			snprintf(leeches, sizeof(leeches), "-");
+		}
+		snprintf(next, sizeof(next), "%llds", (long long)out_jsize(t, "next_announce"));
+		table_row(tab, tier, out_jstr(t, "status", "?"), seeds, leeches, next,
+		    out_jstr(t, "url", "?"), out_jstr(t, "last_error", ""));
+	}
+	table_print(tab, stdout);
+	table_free(tab);
+	return 0;
+}
+
 /* ---- config: session settings ---- */
 
 void

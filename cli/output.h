@@ -69,6 +69,7 @@ void out_verified(const json_t *t);		/* "3 name: 12/12 pieces good" */
 int out_torrent_table(const json_t *torrents);
 int out_files_table(const json_t *files);
 int out_peers_table(const json_t *peers);
+int out_trackers_table(const json_t *trackers);
 /* session.get: "key = value" lines, in the daemon's order. */
 void out_settings(const json_t *settings);
 /* One setting's value alone, for `config get` and `config set`. */

@@ -101,6 +101,7 @@ static void cmd_list(struct ctl *);
 static void cmd_info(struct ctl *);
 static void cmd_files(struct ctl *);
 static void cmd_peers(struct ctl *);
+static void cmd_trackers(struct ctl *);
 static void cmd_peer(struct ctl *);
 static void cmd_wait(struct ctl *);
 static void cmd_config(struct ctl *);
@@ -207,6 +208,11 @@ static const struct cmd cmds[] = {
 	    "it, c it chokes us, F Fast extension, E extension protocol,\n"
 	    "S snubbed. PROGRESS is the share of pieces the peer has.",
 	    cmd_peers },
+	{ "trackers", NULL, "ID", 1, 1, "id", no_opts, "torrent.trackers",
+	    "the trackers of a torrent: status, swarm counts, next announce",
+	    "STATUS: working, announcing, error (LAST ERROR says why),\n"
+	    "not contacted, or stopped while the torrent is paused or checking.\n"
+	    "NEXT: seconds until the next announce.", cmd_trackers },
 	{ "pause", NULL, "ID", 1, 1, "id", no_opts, "torrent.pause",
 	    "stop transferring a torrent (survives restarts)", NULL, cmd_pause },
 	{ "resume", NULL, "ID", 1, 1, "id", no_opts, "torrent.resume",
@@ -1230,6 +1236,21 @@ cmd_peers(struct ctl *c)
 	else if (json_array_size(peers) == 0)
 		fprintf(stderr, "no peers\n");
 	else if (out_peers_table(peers) == -1)
+		die(ST_ERROR, "out of memory");
+	json_decref(res);
+}
+
+static void
+cmd_trackers(struct ctl *c)
+{
+	json_t *res = call_id(c, "torrent.trackers");
+	json_t *trackers = json_object_get(res, "trackers");
+
+	if (c->json)
+		print_json(res);
+	else if (json_array_size(trackers) == 0)
+		fprintf(stderr, "no trackers\n");
+	else if (out_trackers_table(trackers) == -1)
 		die(ST_ERROR, "out of memory");
 	json_decref(res);
 }
