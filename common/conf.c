@@ -70,6 +70,8 @@ static const struct key keys[] = {
 	    "take part in the DHT (BEP 5)" },
 	{ "lsd", K_BOOL, 0, F(lsd), 0, DEFS("yes"), NULL, 0, 1,
 	    "local service discovery by multicast (BEP 14)" },
+	{ "pex", K_BOOL, 0, F(pex), 0, DEFS("yes"), NULL, 0, 1,
+	    "exchange peer addresses with connected peers (BEP 11)" },
 	{ "dht_bootstrap", K_HOSTPORT, 1, F(dht_bootstrap),
 	    F(dht_bootstrap_count), NULL, NULL, 0, HOSTPORT_MAX,
 	    "DHT node to join through; none: the well-known public routers" },

@@ -19,6 +19,7 @@ struct conf {
 	int log_level;			/* LOG_LVL_* */
 	int dht;			/* bool */
 	int lsd;			/* bool */
+	int pex;			/* bool: BEP 11 peer exchange */
 	char *dht_bootstrap[CONF_MAX_LIST];
 	size_t dht_bootstrap_count;
 	char *tracker_listen;		/* NULL: no built-in tracker */

@@ -47,7 +47,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: p2pd [-nv] [-c FILE] [--state-dir DIR] [--download-dir DIR]\n"
 	    "            [--socket PATH] [--listen ADDR:PORT]... [--log-level LEVEL]\n"
-	    "            [--no-dht] [--no-lsd] [--dht-bootstrap ADDR:PORT]...\n"
+	    "            [--no-dht] [--no-lsd] [--no-pex] [--dht-bootstrap ADDR:PORT]...\n"
 	    "            [--tracker-listen ADDR:PORT] [--workers N] [--version] [--help]\n"
 	    "\n"
 	    "Peer-to-peer file-sharing daemon (BitTorrent). Runs in the foreground;\n"
@@ -61,6 +61,7 @@ usage(FILE *f)
 	    "  --listen ADDR:PORT       peer address, repeatable; port 0 picks one (listen)\n"
 	    "  --log-level LEVEL        err, warning, notice, info or debug (log_level)\n"
 	    "  --no-dht, --no-lsd       turn off the DHT / local peer discovery\n"
+	    "  --no-pex                 turn off peer exchange (BEP 11)\n"
 	    "  --dht-bootstrap ADDR:PORT  DHT bootstrap node, repeatable (dht_bootstrap)\n"
 	    "  --tracker-listen ADDR:PORT serve a built-in tracker (tracker_listen)\n"
 	    "  --workers N              worker threads, 0 = one per core (workers)\n"
@@ -70,7 +71,7 @@ usage(FILE *f)
 
 enum {
 	OPT_STATE = 256, OPT_DOWNLOAD, OPT_SOCKET, OPT_LISTEN, OPT_LOGLEVEL, OPT_NODHT,
-	OPT_NOLSD, OPT_BOOTSTRAP, OPT_TRACKER, OPT_WORKERS, OPT_VERSION, OPT_HELP,
+	OPT_NOLSD, OPT_NOPEX, OPT_BOOTSTRAP, OPT_TRACKER, OPT_WORKERS, OPT_VERSION, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "no-dht", no_argument, NULL, OPT_NODHT },
 	{ "no-lsd", no_argument, NULL, OPT_NOLSD },
+	{ "no-pex", no_argument, NULL, OPT_NOPEX },
 	{ "dht-bootstrap", required_argument, NULL, OPT_BOOTSTRAP },
 	{ "tracker-listen", required_argument, NULL, OPT_TRACKER },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
@@ -126,6 +128,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_LOGLEVEL: add_override(o, "log_level", optarg); break;
 		case OPT_NODHT: add_override(o, "dht", "no"); break;
 		case OPT_NOLSD: add_override(o, "lsd", "no"); break;
+		case OPT_NOPEX: add_override(o, "pex", "no"); break;
 		case OPT_TRACKER: add_override(o, "tracker_listen", optarg); break;
 		case OPT_WORKERS: add_override(o, "workers", optarg); break;
 		case OPT_LISTEN: add_list(o->listen, &o->nlisten, optarg, "--listen"); break;

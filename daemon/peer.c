@@ -35,6 +35,8 @@
 #define DEFAULT_REQQ 250u
 /* Our BEP 10 message id for ut_metadata (BEP 9): peers send it to us with this id. */
 #define OUR_UT_METADATA 2
+#define OUR_UT_PEX 1		/* BEP 11 */
+#define PEX_MIN_GAP 30.0	/* BEP 11 asks for one a minute; more often is ignored */
 
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ACTIVE, PEER_CLOSED };
 
@@ -74,6 +76,9 @@ struct peer {
 	int snubbed;
 	uint32_t reqq;
 	uint8_t their_ut_metadata;	/* the id the peer wants ut_metadata sent with */
+	uint8_t their_ut_pex;
+	uint16_t listen_port;		/* BEP 10 "p": where it accepts connections */
+	double last_pex_in;
 	struct rate_meter down;
 	struct rate_meter up;
 	uint64_t downloaded;
@@ -382,6 +387,60 @@ peer_send_metadata_request(struct peer *p, uint32_t piece)
 	return peer_sent(p, rc);
 }
 
+/* BEP 11: the peers it knows become peers we may dial. */
+static void
+handle_pex(struct peer *p, const struct wire_msg *m)
+{
+	struct extmsg_pex x;
+	struct netaddr a;
+	char err[128];
+	double now = now_of(p);
+
+	if (!session_pex_enabled(p->s))
+		return;
+	if (now - p->last_pex_in < PEX_MIN_GAP && p->last_pex_in > 0)
+		return;
+	p->last_pex_in = now;
+	if (extmsg_pex_parse(m->data, m->data_len, &x, err, sizeof(err)) == -1) {
+		log_info("peer %s #%u: bad ut_pex message: %s", p->addrstr, p->num, err);
+		return;
+	}
+	for (size_t i = 0; i < x.list[EXTMSG_PEX_ADDED].count; i++)
+		if (extmsg_pex_get(&x, EXTMSG_PEX_ADDED, i, &a, NULL) == 0)
+			transfer_peer_pex(p->tr, p, &a);
+	for (size_t i = 0; i < x.list[EXTMSG_PEX_ADDED6].count; i++)
+		if (extmsg_pex_get(&x, EXTMSG_PEX_ADDED6, i, &a, NULL) == 0)
+			transfer_peer_pex(p->tr, p, &a);
+}
+
+int
+peer_listen_addr(const struct peer *p, struct netaddr *out)
+{
+	/* Where we dialled it, or the port it told us: never its ephemeral port. */
+	*out = p->addr;
+	if (p->outgoing)
+		return 0;
+	if (p->listen_port == 0)
+		return -1;
+	netaddr_set_port(out, p->listen_port);
+	return 0;
+}
+
+int
+peer_send_pex(struct peer *p, const struct extmsg_pex_peer *added, size_t n)
+{
+	struct buf b;
+	int rc;
+
+	if (p->dead || p->their_ut_pex == 0 || p->state != PEER_ACTIVE)
+		return -1;
+	buf_init(&b, 8192);
+	rc = extmsg_pex_build(&b, added, n, NULL, 0) == 0 ?
+	    wire_put_extended(&p->out, p->their_ut_pex, b.data, b.len) : -1;
+	buf_free(&b);
+	return peer_sent(p, rc);
+}
+
 /* Our half after the handshake: what we have, and our extensions. */
 static void
 send_intro(struct peer *p)
@@ -408,6 +467,8 @@ send_intro(struct peer *p)
 	 * from us; without it (a magnet of ours) we ask for it.
 	 */
 	eh.ut_metadata = OUR_UT_METADATA;
+	if (session_pex_enabled(p->s))
+		eh.ut_pex = OUR_UT_PEX;
 	if (info_of(p) != NULL)
 		eh.metadata_size = (int64_t)info_of(p)->info_len;
 	buf_init(&b, 4096);
@@ -468,6 +529,10 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 		serve_metadata(p, m);
 		return p->dead ? -1 : 0;
 	}
+	if (m->ext_id == OUR_UT_PEX) {
+		handle_pex(p, m);
+		return p->dead ? -1 : 0;
+	}
 	if (m->ext_id != 0)
 		return 0;	/* not one we registered: ignored, per BEP 10 */
 	/* Extensions are optional: a handshake we can't read just means none. */
@@ -479,6 +544,8 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	if (eh.reqq > 0)
 		p->reqq = eh.reqq < 2000 ? eh.reqq : 2000;
 	p->their_ut_metadata = eh.ut_metadata;
+	p->their_ut_pex = session_pex_enabled(p->s) ? eh.ut_pex : 0;
+	p->listen_port = eh.port;
 	if (eh.client[0])
 		snprintf(p->client, sizeof(p->client), "%s", eh.client);
 	transfer_peer_ext(p->tr, p, eh.ut_metadata != 0, eh.metadata_size);

@@ -63,6 +63,11 @@ int peer_send_cancel(struct peer *p, uint32_t piece, uint32_t begin, uint32_t le
 int peer_send_reject(struct peer *p, uint32_t piece, uint32_t begin, uint32_t len);
 int peer_send_block(struct peer *p, uint32_t piece, uint32_t begin, const void *data,
     uint32_t len);
+struct extmsg_pex_peer;
+/* BEP 11: the address it accepts connections on; -1 if it never said. */
+int peer_listen_addr(const struct peer *p, struct netaddr *out);
+/* A ut_pex message with these peers added, if the peer speaks ut_pex. */
+int peer_send_pex(struct peer *p, const struct extmsg_pex_peer *added, size_t n);
 /* BEP 9 request for one piece of the info dict, if the peer speaks ut_metadata. */
 int peer_send_metadata_request(struct peer *p, uint32_t piece);
 

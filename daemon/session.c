@@ -835,6 +835,12 @@ session_bind_addr(const struct session *s, int family)
 	return NULL;
 }
 
+int
+session_pex_enabled(const struct session *s)
+{
+	return s->conf.pex;
+}
+
 json_t *
 session_tracker_json(const struct session *s)
 {

@@ -125,6 +125,8 @@ void session_peer_removed(struct session *s, struct peer *p);
 int session_ban(struct session *s, const struct netaddr *a, const char *reason);
 size_t session_peer_count(const struct session *s);
 size_t session_ban_count(struct session *s);
+/* Peer exchange (BEP 11) is on unless the config says pex = no. */
+int session_pex_enabled(const struct session *s);
 /* The built-in tracker's status, or JSON null when it is off. */
 json_t *session_tracker_json(const struct session *s);
 /* Bound listen addresses, for status. */

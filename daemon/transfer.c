@@ -35,6 +35,9 @@
 #define CANCEL_MEMORY 512	/* cancels remembered per peer: their blocks may still come */
 #define KNOWN_PEERS 50		/* addresses from peer.add redialled while downloading */
 #define REDIAL_EVERY 30.0
+#define PEX_FIRST 2.0		/* seconds after a connection before its first ut_pex */
+#define PEX_EVERY 60.0		/* BEP 11: at most one message a minute */
+#define PEX_MAX 50		/* BEP 11: at most 50 added per message */
 #define EXTENT_MAX (1u << 20)
 #define CACHE_BYTES (32u << 20)
 #define BAN_STRIKES 2		/* failed pieces a peer alone sent before a ban */
@@ -59,6 +62,7 @@ struct tpeer {
 	double last_block;
 	double unchoked_at;
 	uint32_t pieces_from;		/* verified pieces it sent blocks of */
+	double pex_next;		/* when it gets our next ut_pex */
 };
 
 /* A piece being received: its bytes and who sent each block. */
@@ -456,6 +460,7 @@ transfer_attach(struct transfer *tr, struct peer *p)
 		return -1;
 	tp->p = p;
 	tp->tr = tr;
+	tp->pex_next = tnow(tr) + PEX_FIRST;
 	peer_set_data(p, tp);
 	tr->peers[tr->npeers++] = tp;
 	return 0;
@@ -1440,6 +1445,48 @@ redial(struct transfer *tr, double now)
 }
 
 void
+transfer_peer_pex(struct transfer *tr, struct peer *p, const struct netaddr *a)
+{
+	(void)p;
+	/* Dialled by the tick while we still download, like any known address. */
+	if (netaddr_port(a) != 0)
+		known_add(tr, a, 0);
+}
+
+/* BEP 11: tell each peer, once a minute, whom else we are connected to. */
+static void
+send_pex(struct transfer *tr, double now)
+{
+	struct extmsg_pex_peer list[PEX_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < tr->npeers && n < PEX_MAX; i++) {
+		if (!peer_is_active(tr->peers[i]->p) ||
+		    peer_listen_addr(tr->peers[i]->p, &list[n].addr) == -1)
+			continue;
+		list[n].flags = peer_is_seed(tr->peers[i]->p) ? EXTMSG_PEX_F_SEED : 0;
+		n++;
+	}
+	for (size_t i = 0; i < tr->npeers; i++) {
+		struct tpeer *tp = tr->peers[i];
+		struct extmsg_pex_peer others[PEX_MAX];
+		struct netaddr self;
+		size_t k = 0;
+
+		if (tp->pex_next > now || !peer_is_active(tp->p))
+			continue;
+		tp->pex_next = now + PEX_EVERY;
+		if (peer_listen_addr(tp->p, &self) == -1)
+			self = *peer_addr(tp->p);
+		for (size_t j = 0; j < n; j++)
+			if (!netaddr_equal(&list[j].addr, &self))
+				others[k++] = list[j];
+		if (k > 0)
+			peer_send_pex(tp->p, others, k);
+	}
+}
+
+void
 transfer_tick(struct transfer *tr, double now)
 {
 	if (tr->magnet) {
@@ -1476,6 +1523,8 @@ transfer_tick(struct transfer *tr, double now)
 		choke_round(tr, now);
 	if (tr->trackers)
 		tracker_client_tick(tr->trackers, now);
+	if (session_pex_enabled(tr->s))
+		send_pex(tr, now);
 	if (!bitfield_full(transfer_have(tr)))
 		redial(tr, now);
 	if (tr->nunsynced > 0 && now - tr->last_sync >= SYNC_EVERY)

@@ -64,6 +64,8 @@ void transfer_peer_metadata(struct transfer *tr, struct peer *p, uint32_t piece,
     const uint8_t *data, size_t len);
 /* The info dict size a magnet transfer is fetching; -1 if none (or not a magnet). */
 int64_t transfer_metadata_size(const struct transfer *tr);
+/* A peer told us (BEP 11) of another peer. */
+void transfer_peer_pex(struct transfer *tr, struct peer *p, const struct netaddr *a);
 /* Periodic work (requests timing out, choking rounds); called every second. */
 void transfer_tick(struct transfer *tr, double now);
 
