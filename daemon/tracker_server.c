@@ -510,6 +510,12 @@ http_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ | (c->out.len ? EV_WRITE : 0));
 	ev_io_start(loop, &c->io);
+	/* A pipelined request already buffered won't make the socket readable again. */
+	if (c->out.len == 0 && c->in.len > 0 && buf_reserve(&c->in, 1) == 0) {
+		c->in.data[c->in.len] = '\0';
+		if (strstr((char *)c->in.data, "\r\n\r\n") != NULL)
+			ev_feed_event(loop, &c->io, EV_READ);
+	}
 }
 
 static void

@@ -6,6 +6,8 @@ shows the tracker working with the swarm's counts."""
 
 import os
 import socket
+import struct
+import urllib.parse
 from xfer import MiB, XferTest, data_bytes, main, write_file
 
 
@@ -44,6 +46,36 @@ class TrackerSwarmTest(XferTest):
         st = seeder.call('session.status')['tracker']
         self.assertEqual(st['swarms'], 1, st)
         self.assertGreaterEqual(st['peers'], 10, st)
+
+    def test_keep_alive_pipelining_and_forged_udp(self):
+        addr_port = free_port('127.0.0.2')
+        d = self.node(2, debug=False, args=['--tracker-listen', '127.0.0.2:%d' % addr_port])
+        ih = urllib.parse.quote_from_bytes(bytes(range(20)))
+
+        def req(port):
+            return ('GET /announce?info_hash=%s&peer_id=%s&port=%d&uploaded=0&downloaded=0'
+                    '&left=5&compact=1 HTTP/1.1\r\nHost: t\r\n\r\n' % (ih, ih, port)).encode()
+        with socket.create_connection(('127.0.0.2', addr_port), timeout=5) as c:
+            c.sendall(req(1111) + req(2222) + req(3333))
+            data = b''
+            while data.count(b'HTTP/1.1 200') < 3:
+                chunk = c.recv(65536)
+                self.assertTrue(chunk, 'tracker closed a keep-alive connection: %r' % data)
+                data += chunk
+        self.assertIn(b'5:peers', data)
+        # UDP: garbage gets no answer; an announce with a made-up connection id is refused
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(1.0)
+            u.sendto(b'garbage' * 3, ('127.0.0.2', addr_port))
+            with self.assertRaises(socket.timeout):
+                u.recv(2048)
+            pkt = (struct.pack('>QII', 0x1234567890ABCDEF, 1, 77) + bytes(range(20)) * 2 +
+                   struct.pack('>QQQIIIiH', 0, 5, 0, 0, 0, 0, -1, 6881))
+            u.sendto(pkt, ('127.0.0.2', addr_port))
+            resp = u.recv(2048)
+            action, tid = struct.unpack('>II', resp[:8])
+            self.assertEqual((action, tid), (3, 77), resp)
+        self.assertEqual(d.call('session.status')['tracker']['peers'], 3)
 
     def test_http_tracker(self):
         self.swarm('http')
