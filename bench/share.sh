@@ -20,25 +20,14 @@ usage() {
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
+# shellcheck source=bench/lib/common.sh
+. "$ROOT/bench/lib/common.sh"
 PIECE=${PIECE:-1048576}
 RUNS=${RUNS:-3}
 SIZE_ARG=${1:-1G}
 [ $# -le 1 ] || usage
 
 # --- arguments -----------------------------------------------------------------
-
-to_bytes() {
-	case $1 in
-	*[Kk]) n=${1%?}; m=1024 ;;
-	*[Mm]) n=${1%?}; m=1048576 ;;
-	*[Gg]) n=${1%?}; m=1073741824 ;;
-	*) n=$1; m=1 ;;
-	esac
-	case $n in
-	'' | *[!0-9]*) return 1 ;;
-	esac
-	echo $((n * m))
-}
 
 SIZE=$(to_bytes "$SIZE_ARG") || usage
 [ "$SIZE" -gt 0 ] || usage
@@ -71,18 +60,7 @@ done
 # --- build ---------------------------------------------------------------------
 
 if [ "${NOBUILD:-0}" != 1 ]; then
-	# -Dwerror=false: a new compiler warning in a release build must not stop a benchmark.
-	if [ ! -f "$BUILD/build.ninja" ]; then
-		echo "setting up a release build in $BUILD" >&2
-		meson setup "$BUILD" "$ROOT" --buildtype=release -Dtests=false -Dwerror=false >/dev/null
-	fi
-	if ! meson compile -C "$BUILD" >"${TMPDIR:-/tmp}/p2pd-bench-build.$$.log" 2>&1; then
-		cat "${TMPDIR:-/tmp}/p2pd-bench-build.$$.log" >&2
-		rm -f "${TMPDIR:-/tmp}/p2pd-bench-build.$$.log"
-		echo "build in $BUILD failed" >&2
-		exit 1
-	fi
-	rm -f "${TMPDIR:-/tmp}/p2pd-bench-build.$$.log"
+	bench_build
 fi
 P2PD=$BUILD/daemon/p2pd
 P2PCTL=$BUILD/cli/p2pctl
@@ -93,17 +71,8 @@ done
 # --- scratch dir and cleanup ---------------------------------------------------
 
 # tmpfs when it holds the file with room to spare, so the disk is not measured.
-avail_kib() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 need_kib=$((SIZE / 1024 + 65536))
-base=${TMPDIR:-/tmp}
-if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(avail_kib /dev/shm || echo 0)" -gt "$need_kib" ]; then
-	base=/dev/shm
-fi
-if [ "$(avail_kib "$base" || echo 0)" -le "$need_kib" ]; then
-	echo "not enough room in $base for $SIZE bytes" >&2
-	exit 1
-fi
-WORK=$(mktemp -d "$base/p2pd-bench.XXXXXX")
+WORK=$(bench_workdir "$need_kib" p2pd-bench "$SIZE bytes") || exit 1
 DAEMON_PID=
 
 stop_daemon() {
@@ -202,10 +171,7 @@ cat "$FILE" >/dev/null	# page cache (a no-op on tmpfs, where the file is in RAM)
 # --- timed runs ----------------------------------------------------------------
 
 # Other work on the machine skews every figure; say so rather than hide it.
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${LOAD0%% *}" -v c="$CORES" 'BEGIN { exit !(l > c / 4) }'; then
-	echo "warning: load average $LOAD0 on $CORES cores: figures will be noisy" >&2
-fi
+bench_load_check
 
 : >"$WORK/t.p2pd"
 : >"$WORK/t.mktorrent"
@@ -281,7 +247,7 @@ rate_row() {	# name bytes/s
 
 echo
 echo "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "file: $SIZE bytes in $base, piece length $PIECE, $CORES cores, median of $RUNS runs"
+echo "file: $SIZE bytes in $(dirname "$WORK"), piece length $PIECE, $CORES cores, median of $RUNS runs"
 echo "p2pd: $P2PD"
 printf "%-28s %9s %9s %9s\n" "tool" "seconds" "s/GiB" "MB/s"
 row "p2pctl share (p2pd)" "$T_P2PD"

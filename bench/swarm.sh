@@ -32,23 +32,12 @@ usage() {
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
+# shellcheck source=bench/lib/common.sh
+. "$ROOT/bench/lib/common.sh"
 RUNS=${RUNS:-1}
 PIECE=${PIECE:-1048576}
 CLIENTS=${CLIENTS:-p2pd aria2 libtorrent}
 [ $# -le 2 ] || usage
-
-to_bytes() {
-	case $1 in
-	*[Kk]) n=${1%?}; m=1024 ;;
-	*[Mm]) n=${1%?}; m=1048576 ;;
-	*[Gg]) n=${1%?}; m=1073741824 ;;
-	*) n=$1; m=1 ;;
-	esac
-	case $n in
-	'' | *[!0-9]*) return 1 ;;
-	esac
-	echo $((n * m))
-}
 
 SIZE=$(to_bytes "${1:-512M}") || usage
 LEECHERS=${2:-8}
@@ -73,18 +62,7 @@ done
 P2PD=
 case " $CLIENTS " in
 *" p2pd "*)
-	if [ ! -f "$BUILD/build.ninja" ]; then
-		echo "setting up a release build in $BUILD" >&2
-		meson setup "$BUILD" "$ROOT" --buildtype=release -Dtests=false -Dwerror=false >/dev/null
-	fi
-	blog=${TMPDIR:-/tmp}/p2pd-bench-build.$$.log
-	if ! meson compile -C "$BUILD" p2pd >"$blog" 2>&1; then
-		cat "$blog" >&2
-		rm -f "$blog"
-		echo "build in $BUILD failed" >&2
-		exit 1
-	fi
-	rm -f "$blog"
+	bench_build p2pd
 	P2PD=$BUILD/daemon/p2pd
 	[ -x "$P2PD" ] || { echo "$P2PD was not built" >&2; exit 1; }
 	;;
@@ -93,17 +71,8 @@ esac
 # --- scratch dir and cleanup ---------------------------------------------------
 
 # The original plus one copy per leecher, in tmpfs when there is room.
-avail_kib() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 need_kib=$((SIZE * (LEECHERS + 1) / 1024 + 262144))
-base=${TMPDIR:-/tmp}
-if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(avail_kib /dev/shm || echo 0)" -gt "$need_kib" ]; then
-	base=/dev/shm
-fi
-if [ "$(avail_kib "$base" || echo 0)" -le "$need_kib" ]; then
-	echo "not enough room in $base for $((LEECHERS + 1)) copies of $SIZE bytes" >&2
-	exit 1
-fi
-WORK=$(mktemp -d "$base/p2pd-swarm.XXXXXX")
+WORK=$(bench_workdir "$need_kib" p2pd-swarm "$((LEECHERS + 1)) copies of $SIZE bytes") || exit 1
 PY_PID=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -122,11 +91,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-CORES=$(nproc)
-if awk -v l="${LOAD0%% *}" -v c="$CORES" 'BEGIN { exit !(l > c / 4) }'; then
-	echo "warning: load average $LOAD0 on $CORES cores: figures will be noisy" >&2
-fi
+bench_load_check
 
 FILE=$WORK/data.bin
 echo "writing $SIZE random bytes to $FILE" >&2

@@ -111,7 +111,7 @@ static int
 md_check(const struct be_doc *doc, const uint8_t *p, size_t len, size_t used,
     int64_t size, struct extmsg_metadata *out, char *err, size_t errlen)
 {
-	int64_t piece;
+	int64_t piece = 0;
 	uint32_t npieces;
 	size_t want;
 
