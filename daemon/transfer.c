@@ -788,16 +788,18 @@ piece_failed(struct transfer *tr, struct hash_job *j)
 		int seen = 0;
 		for (uint32_t c = 0; c < b; c++)
 			seen |= j->senders[c] == j->senders[b];
-		if (seen || tp == NULL)
+		if (seen)
 			continue;
+		/* Peers gone since count too: they may be the ones who lied. */
 		distinct++;
 		only = tp;
-		json_array_append_new(peers, json_string(peer_addr_str(tp->p)));
+		if (tp)
+			json_array_append_new(peers, json_string(peer_addr_str(tp->p)));
 	}
 	session_event(tr->s, CTL_EV_PIECE_FAILED, json_pack("{s:I, s:I, s:o}", "id",
 	    (json_int_t)torrent_id(tr->t), "piece", (json_int_t)j->piece, "peers", peers));
 	/* A peer that alone sent bad pieces more than once is not mistaken. */
-	if (distinct == 1 && ++only->strikes >= BAN_STRIKES)
+	if (distinct == 1 && only != NULL && ++only->strikes >= BAN_STRIKES)
 		ban_peer(tr, only, peer_addr_str(only->p), "repeated-hash-failures");
 }
 
