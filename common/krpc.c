@@ -147,7 +147,7 @@ static int
 dict_id(const struct be_doc *doc, uint32_t d, const char *key, uint8_t out[KRPC_ID_LEN],
     char *err, size_t errlen)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	size_t n;
 	int rc;
 
@@ -241,7 +241,7 @@ static int
 parse_announce(const struct be_doc *doc, uint32_t a, struct krpc_msg *m, char *err,
     size_t errlen)
 {
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 
 	if (dict_id(doc, a, "info_hash", m->info_hash, err, errlen) == -1)
