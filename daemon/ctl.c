@@ -374,15 +374,13 @@ ctl_free(struct ctl *ctl, const char *unlink_path)
 {
 	if (ctl == NULL)
 		return;
-	/* Best effort: hand over what is queued (e.g. the shutdown answer). */
-	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
-		int fl = fcntl(c->fd, F_GETFL);
-		if (fl != -1)
-			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-		struct timeval tv = { 0, 200000 };
-		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/*
+	 * Best effort, without blocking: what is queued (the shutdown answer) fits
+	 * in the socket buffer of a client that reads; one that doesn't must not
+	 * hold up the stop, which systemd expects within seconds.
+	 */
+	for (struct ctl_client *c = ctl->clients; c; c = c->next)
 		client_write(c);
-	}
 	while (ctl->clients)
 		client_free(ctl->clients);
 	ev_io_stop(ctl->loop, &ctl->accept_io);
