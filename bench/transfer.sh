@@ -84,27 +84,12 @@ need_kib=$((SIZE * 3 / 1024 + 131072))
 WORK=$(bench_workdir "$need_kib" p2pd-xfer "$SIZE bytes three times") || exit 1
 PY_PID=
 
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	if [ -n "$PY_PID" ] && kill -0 "$PY_PID" 2>/dev/null; then
-		kill -TERM "$PY_PID" 2>/dev/null || true
-		wait "$PY_PID" 2>/dev/null || true
-	fi
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "KEEP=1: left $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
+trap bench_py_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 bench_load_check
-
-FILE=$WORK/data.bin
-echo "writing $SIZE random bytes to $FILE" >&2
-head -c "$SIZE" /dev/urandom >"$FILE"
+FILE=$(bench_random_file "$WORK" "$SIZE")
 
 # The Python driver stops its own children (by pid) when it ends or is signalled;
 # they also get PR_SET_PDEATHSIG, so none outlives it.

@@ -56,3 +56,25 @@ bench_load_check() {
 		echo "warning: load average $LOAD0 on $CORES cores: figures will be noisy" >&2
 	fi
 }
+
+# EXIT trap of the scripts driving a Python harness: stop it (by its pid, $PY_PID),
+# then remove $WORK unless KEEP=1.
+# shellcheck disable=SC2317  # called by the EXIT trap
+bench_py_cleanup() {
+	if [ -n "${PY_PID:-}" ] && kill -0 "$PY_PID" 2>/dev/null; then
+		kill -TERM "$PY_PID" 2>/dev/null || true
+		wait "$PY_PID" 2>/dev/null || true
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "KEEP=1: left $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+
+# Writes SIZE random bytes to DIR/data.bin and prints its path.
+bench_random_file() {	# dir size
+	echo "writing $2 random bytes to $1/data.bin" >&2
+	head -c "$2" /dev/urandom >"$1/data.bin"
+	echo "$1/data.bin"
+}
