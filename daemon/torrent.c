@@ -290,6 +290,12 @@ torrent_origin(const struct torrent *t)
 	return t->origin;
 }
 
+int
+torrent_is_private(const struct torrent *t)
+{
+	return t->mi != NULL && t->mi->private_flag;
+}
+
 const struct metainfo *
 torrent_metainfo(const struct torrent *t)
 {

@@ -40,6 +40,8 @@ const char *torrent_path(const struct torrent *t);
 int torrent_origin(const struct torrent *t);
 const struct metainfo *torrent_metainfo(const struct torrent *t);
 enum torrent_state torrent_state(const struct torrent *t);
+/* BEP 27: a private torrent finds peers through its trackers only (no DHT, LSD or PEX). */
+int torrent_is_private(const struct torrent *t);
 
 /* The torrent object of docs/control-api.md; detail adds get's extra fields. */
 json_t *torrent_json(const struct torrent *t, int detail);

@@ -1447,6 +1447,13 @@ redial(struct transfer *tr, double now)
 }
 
 void
+transfer_add_peer(struct transfer *tr, const struct netaddr *a)
+{
+	if (netaddr_port(a) != 0)
+		known_add(tr, a, 0);
+}
+
+void
 transfer_peer_pex(struct transfer *tr, struct peer *p, const struct netaddr *a)
 {
 	(void)p;
