@@ -84,6 +84,14 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER files_ad AFTER DELETE ON files BEGIN"
 	" DELETE FROM names WHERE rowid = old.torrent_id * 4294967296 + old.idx + 1;"
 	" END;",
+	/* 2: the DHT node id and routing table, so a restart rejoins without bootstrap */
+	"CREATE TABLE dht_self ("
+	" k INTEGER PRIMARY KEY CHECK (k = 0),"
+	" id BLOB NOT NULL CHECK (length(id) = 20));"
+	"CREATE TABLE dht_nodes ("
+	" addr TEXT PRIMARY KEY,"
+	" id BLOB NOT NULL CHECK (length(id) = 20),"
+	" seen_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 _Static_assert(nitems(migrations) == STORE_SCHEMA_VERSION,
@@ -117,6 +125,11 @@ enum stmt {
 	ST_PEER_ADD,
 	ST_PEER_TRIM,
 	ST_PEERS_GET,
+	ST_DHT_ID_GET,
+	ST_DHT_ID_SET,
+	ST_DHT_CLEAR,
+	ST_DHT_ADD,
+	ST_DHT_GET,
 	ST_COUNT
 };
 
@@ -172,6 +185,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " ORDER BY seen_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
 	[ST_PEERS_GET] = "SELECT addr, seen_at FROM peers WHERE torrent_id = ?1"
 	    " ORDER BY seen_at DESC, rowid DESC LIMIT ?2",
+	[ST_DHT_ID_GET] = "SELECT id FROM dht_self WHERE k = 0",
+	[ST_DHT_ID_SET] = "INSERT OR REPLACE INTO dht_self (k, id) VALUES (0, ?1)",
+	[ST_DHT_CLEAR] = "DELETE FROM dht_nodes",
+	[ST_DHT_ADD] = "INSERT OR REPLACE INTO dht_nodes (addr, id, seen_at) VALUES (?1, ?2, ?3)",
+	[ST_DHT_GET] = "SELECT addr, id FROM dht_nodes ORDER BY seen_at DESC LIMIT ?1",
 };
 
 struct store {
@@ -1242,6 +1260,86 @@ store_peers_get(struct store *s, int64_t torrent_id, int limit,
 			break;
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = fail(s, "get peers", rc);
+	done(st);
+	return ret;
+}
+
+/* --- the DHT --- */
+
+int
+store_dht_id_get(struct store *s, uint8_t id[20])
+{
+	sqlite3_stmt *st = stmt(s, ST_DHT_ID_GET);
+	int rc = sqlite3_step(st), found = 0;
+
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 20) {
+		memcpy(id, sqlite3_column_blob(st, 0), 20);
+		found = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		done(st);
+		return fail(s, "get dht id", rc);
+	}
+	done(st);
+	return found;
+}
+
+int
+store_dht_id_set(struct store *s, const uint8_t id[20])
+{
+	sqlite3_stmt *st = stmt(s, ST_DHT_ID_SET);
+	int rc = bind_blob(st, 1, id, 20);
+
+	if (rc != SQLITE_OK) {
+		done(st);
+		return fail(s, "set dht id", rc);
+	}
+	return run(s, st, "set dht id");
+}
+
+int
+store_dht_nodes_save(struct store *s, const struct store_dht_node *nodes, size_t n,
+    int64_t seen_at)
+{
+	int rc;
+
+	if (op_begin(s, "save dht nodes") == -1)
+		return -1;
+	rc = run(s, stmt(s, ST_DHT_CLEAR), "save dht nodes");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_stmt *st = stmt(s, ST_DHT_ADD);
+		int b = bind_text(st, 1, nodes[i].addr);
+
+		if (b == SQLITE_OK)
+			b = bind_blob(st, 2, nodes[i].id, 20);
+		if (b == SQLITE_OK)
+			b = sqlite3_bind_int64(st, 3, seen_at - (int64_t)i);
+		if (b != SQLITE_OK) {
+			done(st);
+			rc = fail(s, "save dht nodes", b);
+		} else
+			rc = run(s, st, "save dht nodes");
+	}
+	return op_end(s, rc, "save dht nodes");
+}
+
+int
+store_dht_nodes_get(struct store *s, int limit, store_dht_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = stmt(s, ST_DHT_GET);
+	int rc = sqlite3_bind_int(st, 1, limit), ret = 0;
+
+	if (rc != SQLITE_OK) {
+		done(st);
+		return fail(s, "get dht nodes", rc);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != 20 || col_text(st, 0) == NULL)
+			continue;
+		if ((ret = cb(ctx, col_text(st, 0), sqlite3_column_blob(st, 1))) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "get dht nodes", rc);
 	done(st);
 	return ret;
 }

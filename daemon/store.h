@@ -7,7 +7,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_origin {
 	STORE_ORIGIN_ADDED = 0,		/* from a .torrent */
@@ -104,5 +104,19 @@ int store_setting_set(struct store *s, const char *key, const char *value);
 int store_peer_add(struct store *s, int64_t torrent_id, const char *addr, int64_t seen_at);
 typedef int (*store_peer_cb)(void *ctx, const char *addr, int64_t seen_at);
 int store_peers_get(struct store *s, int64_t torrent_id, int limit, store_peer_cb cb, void *ctx);
+
+/* The DHT node id: 1 and id filled, 0 if none saved yet, -1 on error. */
+int store_dht_id_get(struct store *s, uint8_t id[20]);
+int store_dht_id_set(struct store *s, const uint8_t id[20]);
+/* Replaces the saved routing table with these n nodes ("addr:port" and id). */
+struct store_dht_node {
+	const char *addr;
+	const uint8_t *id;	/* 20 bytes */
+};
+int store_dht_nodes_save(struct store *s, const struct store_dht_node *nodes, size_t n,
+    int64_t seen_at);
+/* Saved nodes, newest first, at most limit. */
+typedef int (*store_dht_cb)(void *ctx, const char *addr, const uint8_t id[20]);
+int store_dht_nodes_get(struct store *s, int limit, store_dht_cb cb, void *ctx);
 
 #endif

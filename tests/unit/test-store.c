@@ -602,11 +602,11 @@ START_TEST(test_newer_version)
 	struct store *s = open_ok();
 
 	store_close(s);
-	exec_raw("PRAGMA user_version = 2");
-	snprintf(want, sizeof(want), "database schema version 2 is newer than"
+	exec_raw("PRAGMA user_version = 99");
+	snprintf(want, sizeof(want), "database schema version 99 is newer than"
 	    " this p2pd supports (%d); upgrade p2pd", STORE_SCHEMA_VERSION);
 	open_refused(want);
-	ck_assert_int_eq(query_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(query_int("PRAGMA user_version"), 99);
 }
 END_TEST
 
@@ -880,6 +880,51 @@ START_TEST(test_search_hostile)
 }
 END_TEST
 
+static int
+dht_row(void *ctx, const char *addr, const uint8_t id[20])
+{
+	char (*got)[64] = ctx;
+	size_t i = 0;
+
+	while (got[i][0] != '\0')
+		i++;
+	snprintf(got[i], sizeof(got[i]), "%s/%02x", addr, id[0]);
+	return 0;
+}
+
+START_TEST(test_dht_state)
+{
+	struct store *s = open_ok();
+	uint8_t id[20] = { 0 }, a[20], b[20];
+	struct store_dht_node nodes[2] = { { "127.0.0.2:6881", a }, { "[::1]:7000", b } };
+	char got[4][64];
+
+	memset(a, 0xaa, sizeof(a));
+	memset(b, 0xbb, sizeof(b));
+	ck_assert_int_eq(store_dht_id_get(s, id), 0);
+	ck_assert_int_eq(store_dht_id_set(s, a), 0);
+	ck_assert_int_eq(store_dht_nodes_save(s, nodes, 2, 1000), 0);
+	/* Saving again replaces the table rather than adding to it. */
+	ck_assert_int_eq(store_dht_nodes_save(s, nodes, 2, 2000), 0);
+	store_close(s);
+	/* A database from before the DHT tables is migrated, keeping its torrents' schema. */
+	s = open_ok();
+	ck_assert_int_eq(store_dht_id_get(s, id), 1);
+	ck_assert_mem_eq(id, a, 20);
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(store_dht_nodes_get(s, 10, dht_row, got), 0);
+	ck_assert_str_eq(got[0], "127.0.0.2:6881/aa");
+	ck_assert_str_eq(got[1], "[::1]:7000/bb");
+	ck_assert_str_eq(got[2], "");
+	store_close(s);
+	exec_raw("DROP TABLE dht_nodes; DROP TABLE dht_self; PRAGMA user_version = 1");
+	s = open_ok();
+	ck_assert_int_eq(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(store_dht_id_get(s, id), 0);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_settings)
 {
 	struct store *s = open_ok();
@@ -990,6 +1035,7 @@ test_suite(void)
 	tcase_add_test(tc, test_set_info);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_newer_version);
+	tcase_add_test(tc, test_dht_state);
 	tcase_add_test(tc, test_not_a_database);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_locked_by_store);
