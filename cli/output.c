@@ -577,6 +577,8 @@ kv_counts(const json_t *st)
 	puts(n > 0 ? ")" : "");
 }
 
+static void kv_dht(const json_t *dht);
+
 void
 out_status(const json_t *st)
 {
@@ -599,6 +601,53 @@ out_status(const json_t *st)
 	    fmt_rate((double)out_jsize(st, "down_rate"), d, sizeof(d)),
 	    fmt_rate((double)out_jsize(st, "up_rate"), u, sizeof(u)));
 	out_kv("banned", "%lld", out_jint(st, "banned"));
+	kv_dht(json_object_get(st, "dht"));
+}
+
+/* --- the DHT --- */
+
+static void
+kv_dht(const json_t *dht)
+{
+	if (!json_is_true(json_object_get(dht, "enabled"))) {
+		out_kv("dht", "off%s%s", out_jstr(dht, "error", NULL) ? ": " : "",
+		    out_jstr(dht, "error", ""));
+		return;
+	}
+	out_kv("dht", "%lld nodes, %lld good", out_jint(dht, "nodes"), out_jint(dht, "good"));
+}
+
+void
+out_dht(const json_t *d)
+{
+	const json_t *n = json_object_get(d, "nodes"), *g = json_object_get(d, "good");
+	const json_t *st = json_object_get(d, "stored"), *t = json_object_get(d, "traffic");
+	const json_t *l = json_object_get(d, "listen"), *a;
+	char in[FMT_LEN], out[FMT_LEN];
+	size_t i;
+
+	if (!json_is_true(json_object_get(d, "enabled"))) {
+		kv_dht(d);
+		return;
+	}
+	out_kv("node id", "%s", out_jstr(d, "node_id", "?"));
+	json_array_foreach(l, i, a)
+		out_kv(i == 0 ? "listen" : "", "udp %s", json_string_value(a));
+	out_kv("nodes", "%lld IPv4 (%lld good), %lld IPv6 (%lld good)", out_jint(n, "ipv4"),
+	    out_jint(g, "ipv4"), out_jint(n, "ipv6"), out_jint(g, "ipv6"));
+	out_kv("lookups", "%lld running, %lld since start", out_jint(d, "lookups_running"),
+	    out_jint(d, "lookups"));
+	out_kv("stored", "%lld peers for %lld info-hashes", out_jint(st, "peers"),
+	    out_jint(st, "info_hashes"));
+	out_kv("packets", "%lld in (%s), %lld out (%s)", out_jint(t, "packets_in"),
+	    fmt_size(out_jsize(t, "bytes_in"), in, sizeof(in)), out_jint(t, "packets_out"),
+	    fmt_size(out_jsize(t, "bytes_out"), out, sizeof(out)));
+	out_kv("queries", "%lld in, %lld out; %lld replies, %lld errors, %lld timeouts",
+	    out_jint(t, "queries_in"), out_jint(t, "queries_out"), out_jint(t, "replies_in"),
+	    out_jint(t, "errors_in"), out_jint(t, "timeouts"));
+	out_kv("dropped", "%lld malformed, %lld over the rate limit", out_jint(t, "malformed"),
+	    out_jint(t, "rate_limited"));
+	out_kv("peers found", "%lld", out_jint(t, "peers_found"));
 }
 
 int
@@ -681,31 +730,52 @@ out_peers_table(const json_t *peers)
 	return 0;
 }
 
+/* A tracker's count, or "-" when it did not say. */
+static void
+count_cell(const json_t *t, const char *key, char *out, size_t n)
+{
+	if (json_is_integer(json_object_get(t, key)))
+		snprintf(out, n, "%lld", (long long)out_jsize(t, key));
+	else
+		snprintf(out, n, "-");
+}
+
 int
 out_trackers_table(const json_t *trackers)
 {
 	static const char *const hdr[] = {
-		"TIER", "STATUS", "SEEDS", "LEECHES", "NEXT", "URL", "LAST ERROR",
+		"TIER", "STATUS", "SEEDS", "LEECHES", "DONE", "NEXT", "URL", "LAST ERROR",
 	};
-	char tier[16], seeds[16], leeches[16], next[FMT_LEN];
+	char tier[16], seeds[24], leeches[24], done[24], next[FMT_LEN], err[300];
 	struct table *tab;
 	json_t *t;
 	size_t i;
 
-	if ((tab = table_new(hdr, "rlrrrll")) == NULL)
+	if ((tab = table_new(hdr, "rlrrrrll")) == NULL)
 		return -1;
 	json_array_foreach(trackers, i, t) {
+		const char *le = out_jstr(t, "last_error", NULL);
+		const char *se = out_jstr(t, "scrape_error", NULL);
+
 		snprintf(tier, sizeof(tier), "%lld", (long long)out_jsize(t, "tier"));
-		if (json_object_get(t, "seeders")) {
-			snprintf(seeds, sizeof(seeds), "%lld", (long long)out_jsize(t, "seeders"));
-			snprintf(leeches, sizeof(leeches), "%lld", (long long)out_jsize(t, "leechers"));
-		} else {
-			snprintf(seeds, sizeof(seeds), "-");
-			snprintf(leeches, sizeof(leeches), "-");
-		}
-		snprintf(next, sizeof(next), "%llds", (long long)out_jsize(t, "next_announce"));
-		table_row(tab, tier, out_jstr(t, "status", "?"), seeds, leeches, next,
-		    out_jstr(t, "url", "?"), out_jstr(t, "last_error", ""));
+		count_cell(t, "seeders", seeds, sizeof(seeds));
+		count_cell(t, "leechers", leeches, sizeof(leeches));
+		count_cell(t, "downloaded", done, sizeof(done));
+		/* Standby trackers and stopped torrents have no announce of their own due. */
+		if (json_object_get(t, "next_announce") &&
+		    (json_is_true(json_object_get(t, "active")) || le))
+			snprintf(next, sizeof(next), "%llds", (long long)out_jsize(t, "next_announce"));
+		else
+			snprintf(next, sizeof(next), "-");
+		/* An announce error matters more than a scrape error. */
+		if (le)
+			snprintf(err, sizeof(err), "%s", le);
+		else if (se)
+			snprintf(err, sizeof(err), "scrape: %s", se);
+		else
+			err[0] = '\0';
+		table_row(tab, tier, out_jstr(t, "status", "?"), seeds, leeches, done, next,
+		    out_jstr(t, "url", "?"), err);
 	}
 	table_print(tab, stdout);
 	table_free(tab);

@@ -60,6 +60,8 @@ int out_json(const json_t *v);
 
 /* The daemon's answers in human form, on stdout. */
 void out_status(const json_t *status);
+/* p2pctl dht: the node's id, table, lookups and traffic. */
+void out_dht(const json_t *dht);
 void out_torrent_line(const json_t *t);		/* "3 name: state" */
 void out_torrent_info(const json_t *t);		/* torrent.get: "key value" lines */
 void out_torrent_added(const json_t *t);

@@ -102,6 +102,7 @@ static void cmd_info(struct ctl *);
 static void cmd_files(struct ctl *);
 static void cmd_peers(struct ctl *);
 static void cmd_trackers(struct ctl *);
+static void cmd_dht(struct ctl *);
 static void cmd_peer(struct ctl *);
 static void cmd_wait(struct ctl *);
 static void cmd_config(struct ctl *);
@@ -210,9 +211,21 @@ static const struct cmd cmds[] = {
 	    cmd_peers },
 	{ "trackers", NULL, "ID", 1, 1, "id", no_opts, "torrent.trackers",
 	    "the trackers of a torrent: status, swarm counts, next announce",
-	    "STATUS: working, announcing, error (LAST ERROR says why),\n"
-	    "not contacted, or stopped while the torrent is paused or checking.\n"
-	    "NEXT: seconds until the next announce.", cmd_trackers },
+	    "Listed in announce order (BEP 12: tier by tier, shuffled once).\n"
+	    "STATUS: working (announced to), announcing, error (LAST ERROR\n"
+	    "says why), standby (not used while one before it works), or\n"
+	    "stopped while the torrent is paused or checking.\n"
+	    "SEEDS, LEECHES, DONE: the swarm as the tracker last told (DONE:\n"
+	    "completed downloads, from a scrape); - if it did not say.\n"
+	    "NEXT: seconds until the next announce (for an error: the next\n"
+	    "retry).", cmd_trackers },
+	{ "dht", NULL, "", 0, 0, NULL, no_opts, "dht.status",
+	    "the DHT node: id, routing table, lookups, traffic",
+	    "NODES counts the routing table by address family; good nodes\n"
+	    "answered a query in the last 15 minutes. STORED: peers other\n"
+	    "nodes announced to us. DROPPED: datagrams that were not valid\n"
+	    "KRPC, and queries over the per-address limit (5 a second).",
+	    cmd_dht },
 	{ "pause", NULL, "ID", 1, 1, "id", no_opts, "torrent.pause",
 	    "stop transferring a torrent (survives restarts)", NULL, cmd_pause },
 	{ "resume", NULL, "ID", 1, 1, "id", no_opts, "torrent.resume",
@@ -935,6 +948,18 @@ intr_note(const char *fmt, ...)
 }
 
 /* ---- commands ---- */
+
+static void
+cmd_dht(struct ctl *c)
+{
+	json_t *d = ctl_call(c, "dht.status", NULL, NULL);
+
+	if (c->json)
+		print_json(d);
+	else
+		out_dht(d);
+	json_decref(d);
+}
 
 static void
 cmd_status(struct ctl *c)

@@ -81,6 +81,11 @@ static const struct key keys[] = {
 	{ "default_tracker", K_URL, 1, F(default_trackers),
 	    F(default_tracker_count), NULL, NULL, 0, URL_MAX,
 	    "announce URL added to newly shared torrents" },
+	{ "tracker_ca_file", K_PATH, 0, F(tracker_ca_file), 0, NULL, NULL,
+	    0, PATH_MAX - 1, "PEM file of CA certificates trusted for https:// "
+	    "trackers besides the system's; none: the system's only" },
+	{ "tracker_timeout", K_INT, 0, F(tracker_timeout), 0, DEFS("15"), NULL,
+	    1, 300, "seconds a tracker has to answer (UDP: over all three tries)" },
 	{ "workers", K_INT, 0, F(workers), 0, DEFS("0"), NULL, 0, 256,
 	    "hashing and disk threads; 0: one per CPU core" },
 	{ "max_torrents", K_INT, 0, F(max_torrents), 0, DEFS("10000"), NULL,

@@ -25,6 +25,8 @@ struct conf {
 	char *tracker_listen;		/* NULL: no built-in tracker */
 	char *default_trackers[CONF_MAX_LIST];
 	size_t default_tracker_count;
+	char *tracker_ca_file;		/* extra CAs for https:// trackers; NULL: none */
+	int tracker_timeout;		/* seconds a tracker has to answer */
 	int workers;			/* 0: number of cores */
 	int max_torrents;
 	int control_max_clients;

@@ -1139,3 +1139,69 @@ tracker_msg_udp_error_parse(const uint8_t *p, size_t len, uint32_t tid, char *ms
 	sanitise(msg, msglen, text, n);
 	return 0;
 }
+
+/* BEP 12 tiers. */
+
+void
+tracker_msg_tiers_order(const uint32_t *tiers, size_t n, uint32_t *order,
+    uint32_t (*rnd)(void *ctx, uint32_t bound), void *ctx)
+{
+	size_t start = 0;
+
+	/* A stable insertion sort by tier: announce lists are short. */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		while (j > 0 && tiers[order[j - 1]] > tiers[i]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = (uint32_t)i;
+	}
+	/* BEP 12: "the URLs within each tier ... shuffled" (Fisher-Yates per tier). */
+	while (start < n) {
+		size_t end = start + 1;
+
+		while (end < n && tiers[order[end]] == tiers[order[start]])
+			end++;
+		for (size_t k = end - start; k > 1; k--) {
+			size_t r = rnd(ctx, (uint32_t)k);
+			uint32_t t;
+
+			if (r >= k)
+				r = k - 1;
+			t = order[start + k - 1];
+			order[start + k - 1] = order[start + r];
+			order[start + r] = t;
+		}
+		start = end;
+	}
+}
+
+void
+tracker_msg_tiers_promote(uint32_t *order, const uint32_t *tiers, size_t n,
+    uint32_t which)
+{
+	size_t pos = n, front;
+
+	for (size_t i = 0; i < n; i++)
+		if (order[i] == which)
+			pos = i;
+	if (pos == n)
+		return;
+	front = pos;
+	while (front > 0 && tiers[order[front - 1]] == tiers[which])
+		front--;
+	for (size_t i = pos; i > front; i--)
+		order[i] = order[i - 1];
+	order[front] = which;
+}
+
+size_t
+tracker_msg_tiers_pick(const uint32_t *order, const unsigned char *usable, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (usable[order[i]])
+			return i;
+	return n;
+}

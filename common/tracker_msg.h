@@ -218,4 +218,22 @@ int tracker_msg_udp_error_build(struct buf *b, uint32_t tid, const char *msg);
 int tracker_msg_udp_error_parse(const uint8_t *p, size_t len, uint32_t tid, char *msg,
     size_t msglen, char *err, size_t errlen);
 
+/*
+ * BEP 12 announce-list order, pure so it can be tested without sockets.
+ * order[0..n) gets the tracker indices 0..n-1 grouped by ascending tier
+ * (tiers[i]), the trackers of each tier shuffled once with rnd, which
+ * returns a value in [0, bound).
+ */
+void tracker_msg_tiers_order(const uint32_t *tiers, size_t n, uint32_t *order,
+    uint32_t (*rnd)(void *ctx, uint32_t bound), void *ctx);
+/* BEP 12: the tracker that answered (index which) moves to the front of its tier. */
+void tracker_msg_tiers_promote(uint32_t *order, const uint32_t *tiers, size_t n,
+    uint32_t which);
+/*
+ * The position in order of the tracker to announce to: the first one that
+ * may be tried (usable[index] non-zero), so a tier is left only when all of
+ * its trackers failed. n if none may be tried now.
+ */
+size_t tracker_msg_tiers_pick(const uint32_t *order, const unsigned char *usable, size_t n);
+
 #endif

@@ -197,6 +197,8 @@ table_verified(struct dht *d, const uint8_t id[KRPC_ID_LEN], const struct netadd
 }
 
 static void send_ping(struct dht *d, const struct netaddr *to, double now);
+static size_t store_values(struct dht *d, const uint8_t ih[KRPC_ID_LEN], int fam,
+    struct netaddr *out, size_t max);
 
 /*
  * We heard from a node. replied: it answered one of our queries, which
@@ -522,6 +524,17 @@ search_start(struct dht *d, int fam, const uint8_t target[KRPC_ID_LEN], int get_
 	for (size_t i = 0; i < n; i++)
 		search_add(s, d->id, seed[i].id, &seed[i].addr);
 	history_note(d, target, fam, now);
+	/* We may be one of the nodes closest to it: peers announced to us count too. */
+	if (get_peers) {
+		struct netaddr local[STORE_VALUES];
+		size_t nl = store_values(d, target, fam, local, STORE_VALUES);
+
+		for (size_t i = 0; i < nl; i++) {
+			s->peers++;
+			d->st.peers_found++;
+			d->cb.peer(d->cb.ctx, target, &local[i]);
+		}
+	}
 	d->st.lookups++;
 	search_step(d, s, now);
 	return 1;

@@ -199,6 +199,25 @@ m_system_methods(struct call *k)
 	reply(k, json_pack("{s:o}", "methods", methods_list()));
 }
 
+/* session.status carries the DHT's headline figures; dht.status has the rest. */
+static json_t *
+dht_summary(json_t *full)
+{
+	json_t *nodes = json_object_get(full, "nodes"), *good = json_object_get(full, "good");
+	json_t *r;
+
+	if (!json_is_true(json_object_get(full, "enabled")) || nodes == NULL || good == NULL)
+		return full;
+	r = json_pack("{s:b, s:O, s:I, s:I}", "enabled", 1,
+	    "node_id", json_object_get(full, "node_id"),
+	    "nodes", json_integer_value(json_object_get(nodes, "ipv4")) +
+	    json_integer_value(json_object_get(nodes, "ipv6")),
+	    "good", json_integer_value(json_object_get(good, "ipv4")) +
+	    json_integer_value(json_object_get(good, "ipv6")));
+	json_decref(full);
+	return r;
+}
+
 static void
 m_session_status(struct call *k)
 {
@@ -246,7 +265,15 @@ m_session_status(struct call *k)
 	json_object_set_new(r, "down_rate", json_integer((json_int_t)down));
 	json_object_set_new(r, "up_rate", json_integer((json_int_t)up));
 	json_object_set_new(r, "tracker", session_tracker_json(k->s));
+	json_object_set_new(r, "lsd", session_lsd_json(k->s));
+	json_object_set_new(r, "dht", dht_summary(session_dht_json(k->s)));
 	reply(k, r);
+}
+
+static void
+m_dht_status(struct call *k)
+{
+	reply(k, session_dht_json(k->s));
 }
 
 static void
@@ -905,6 +932,8 @@ static const struct method method_table[] = {
 	{ "torrent.trackers", m_torrent_trackers, "id:t",
 	  "Each tracker: status, last error, seeders, leechers, next announce." },
 	{ "peer.add", m_peer_add, "id:t,address:s", "Connect to a peer for a torrent." },
+	{ "dht.status", m_dht_status, "",
+	  "The DHT node: id, routing table, lookups, stored peers, traffic." },
 	{ "session.get", m_session_get, "key:s?", "Run-time settings." },
 	{ "session.set", m_session_set, "key:s,value:v",
 	  "Change a run-time setting; it is kept across restarts." },

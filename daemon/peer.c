@@ -143,12 +143,26 @@ peer_alloc(struct session *s, int fd, const struct netaddr *a, int outgoing)
 	return p;
 }
 
+/* BEP 27: a private torrent's peers come from its tracker only, so no DHT or PEX with them. */
+static int
+is_private(const struct peer *p)
+{
+	return torrent_is_private(transfer_torrent(p->tr));
+}
+
+static int
+uses_dht(const struct peer *p)
+{
+	return session_dht_enabled(p->s) && !is_private(p);
+}
+
 static void
 send_handshake(struct peer *p)
 {
 	uint8_t hs[WIRE_HANDSHAKE_LEN];
 
-	wire_handshake_build(hs, transfer_info_hash(p->tr), session_peer_id(p->s), 1, 1, 0);
+	wire_handshake_build(hs, transfer_info_hash(p->tr), session_peer_id(p->s), 1, 1,
+	    uses_dht(p));
 	buf_append(&p->out, hs, sizeof(hs));
 	p->sent_handshake = 1;
 }
@@ -396,7 +410,7 @@ handle_pex(struct peer *p, const struct wire_msg *m)
 	char err[128];
 	double now = now_of(p);
 
-	if (!session_pex_enabled(p->s))
+	if (!session_pex_enabled(p->s) || is_private(p))
 		return;
 	if (now - p->last_pex_in < PEX_MIN_GAP && p->last_pex_in > 0)
 		return;
@@ -455,6 +469,9 @@ send_intro(struct peer *p)
 		wire_put_simple(&p->out, WIRE_HAVE_ALL);
 	else if (have->count > 0)
 		wire_put_bitfield(&p->out, have->bits, bitfield_bytes(have->nbits));
+	/* BEP 5: a peer that runs a DHT node learns where ours is. */
+	if (uses_dht(p) && WIRE_RESERVED_DHT(p->reserved))
+		wire_put_port(&p->out, session_listen_port(p->s));
 	if (!p->ext)
 		return;
 	memset(&eh, 0, sizeof(eh));
@@ -467,7 +484,7 @@ send_intro(struct peer *p)
 	 * from us; without it (a magnet of ours) we ask for it.
 	 */
 	eh.ut_metadata = OUR_UT_METADATA;
-	if (session_pex_enabled(p->s))
+	if (session_pex_enabled(p->s) && !is_private(p))
 		eh.ut_pex = OUR_UT_PEX;
 	if (info_of(p) != NULL)
 		eh.metadata_size = (int64_t)info_of(p)->info_len;
@@ -544,7 +561,7 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	if (eh.reqq > 0)
 		p->reqq = eh.reqq < 2000 ? eh.reqq : 2000;
 	p->their_ut_metadata = eh.ut_metadata;
-	p->their_ut_pex = session_pex_enabled(p->s) ? eh.ut_pex : 0;
+	p->their_ut_pex = session_pex_enabled(p->s) && !is_private(p) ? eh.ut_pex : 0;
 	p->listen_port = eh.port;
 	if (eh.client[0])
 		snprintf(p->client, sizeof(p->client), "%s", eh.client);
@@ -576,6 +593,8 @@ dispatch(struct peer *p, const struct wire_msg *m)
 {
 	struct transfer *tr = p->tr;
 
+	if (m->id == WIRE_PORT && uses_dht(p))
+		session_dht_port(p->s, &p->addr, m->port);
 	if (m->id == WIRE_KEEPALIVE || m->id == WIRE_UNKNOWN || m->id == WIRE_PORT)
 		return 0;
 	p->msgs++;

@@ -15,7 +15,9 @@
 
 #include "conf.h"
 #include "listener.h"
+#include "dht_service.h"
 #include "log.h"
+#include "lsd.h"
 #include "metainfo.h"
 #include "methods.h"
 #include "netaddr.h"
@@ -51,6 +53,9 @@ struct session {
 	uint8_t peer_id[20];
 	struct listener *listener;
 	struct tracker_server *tracker;	/* --tracker-listen: NULL if none */
+	struct lsd *lsd;		/* local service discovery: NULL when off */
+	struct dht_service *dht;	/* NULL when off or when no UDP socket opened */
+	char dht_error[256];		/* why the DHT is not running, for session.status */
 	struct netaddr bind4, bind6;
 	int have_bind4, have_bind6;
 	struct ratelimit rate_down, rate_up;
@@ -339,6 +344,13 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	    errlen)) == NULL)
 		goto fail;
 	set_bind_addrs(s);
+	/* LSD needs the listen addresses; a multicast failure only turns it off. */
+	if (s->conf.lsd && (s->lsd = lsd_new(s, s->listener)) == NULL)
+		goto oom;
+	/* Like LSD, a DHT that cannot open its sockets leaves the rest working. */
+	if (s->conf.dht && (s->dht = dht_service_new(s, s->listener, s->dht_error,
+	    sizeof(s->dht_error))) == NULL)
+		log_warnx("%s; running without the DHT", s->dht_error);
 	if (s->conf.tracker_listen && (s->tracker = tracker_server_new(s,
 	    s->conf.tracker_listen, err, errlen)) == NULL)
 		goto fail;
@@ -379,6 +391,8 @@ session_free(struct session *s)
 	listener_free(s->listener);
 	s->listener = NULL;
 	tracker_server_free(s->tracker);
+	lsd_free(s->lsd);
+	s->lsd = NULL;
 	s->tracker = NULL;
 	/*
 	 * Let running jobs end and collect their results (verified pieces,
@@ -386,6 +400,9 @@ session_free(struct session *s)
 	 */
 	if (s->pool)
 		worker_pool_stop(s->pool);
+	/* After the pool: no resolver job holds it; before the store closes: it saves its table. */
+	dht_service_free(s->dht);
+	s->dht = NULL;
 	for (size_t i = 0; i < s->ntorrents; i++) {
 		torrent_shutdown(s->torrents[i]);
 		torrent_free(s->torrents[i]);
@@ -845,6 +862,34 @@ json_t *
 session_tracker_json(const struct session *s)
 {
 	return s->tracker ? tracker_server_json(s->tracker) : json_null();
+}
+
+json_t *
+session_dht_json(const struct session *s)
+{
+	if (s->dht != NULL)
+		return dht_service_json(s->dht);
+	return json_pack("{s:b, s:s?}", "enabled", 0, "error",
+	    s->dht_error[0] ? s->dht_error : NULL);
+}
+
+int
+session_dht_enabled(const struct session *s)
+{
+	return s->dht != NULL;
+}
+
+void
+session_dht_port(struct session *s, const struct netaddr *peer, uint16_t port)
+{
+	if (s->dht != NULL)
+		dht_service_port(s->dht, peer, port);
+}
+
+json_t *
+session_lsd_json(const struct session *s)
+{
+	return lsd_json(s->lsd);
 }
 
 json_t *

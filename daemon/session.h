@@ -129,6 +129,14 @@ size_t session_ban_count(struct session *s);
 int session_pex_enabled(const struct session *s);
 /* The built-in tracker's status, or JSON null when it is off. */
 json_t *session_tracker_json(const struct session *s);
+/* Local service discovery's status (lsd_json): enabled false when it is off. */
+json_t *session_lsd_json(const struct session *s);
+/* dht.status: the node, or {"enabled": false, "error": why} when it is not running. */
+json_t *session_dht_json(const struct session *s);
+/* 1 if the DHT runs: peers are told so in the handshake (BEP 5 reserved bit) and by PORT. */
+int session_dht_enabled(const struct session *s);
+/* A peer's PORT message: its DHT node is at its IP and that UDP port. */
+void session_dht_port(struct session *s, const struct netaddr *peer, uint16_t port);
 /* Bound listen addresses, for status. */
 json_t *session_listen_json(const struct session *s);
 

@@ -750,12 +750,17 @@ torrent_peer_add(struct torrent *t, const struct netaddr *a, char *err, size_t e
 	return rc;
 }
 
+/* Peers a magnet's metadata transfer met, handed to the download that follows it. */
+#define KEEP_PEERS 64
+
 int
 torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
 {
 	struct metainfo *mi = NULL;
 	struct store_file *files = NULL;
 	struct transfer *old;
+	struct netaddr keep[KEEP_PEERS];
+	size_t nkeep;
 	char err[256], *path = NULL;
 
 	if (t->mi != NULL)
@@ -795,12 +800,15 @@ torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
 	log_notice("torrent %lld %s: metadata received: %s, %llu bytes in %u pieces",
 	    (long long)t->id, t->hex, t->name, (unsigned long long)t->mi->total_length,
 	    t->mi->piece_count);
-	/* The metadata transfer goes; the known peers are dialled again by the next. */
+	/* The metadata transfer goes; its peers (from the DHT, trackers, PEX) are dialled again. */
+	nkeep = transfer_known(t->tr, keep, KEEP_PEERS);
 	old = t->tr;
 	t->tr = NULL;
 	transfer_free(old);
 	if (!torrent_check_existing(t))
 		torrent_update_transfer(t);
+	for (size_t i = 0; t->tr != NULL && i < nkeep; i++)
+		transfer_add_peer(t->tr, &keep[i]);
 	free(files);
 	return 0;
 fail:

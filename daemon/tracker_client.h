@@ -1,4 +1,4 @@
-/* tracker_client.h: announces a torrent to its HTTP and UDP trackers and hands back peers. */
+/* tracker_client.h: announces a torrent to its HTTP(S) and UDP trackers, scrapes them, and hands back peers. */
 #ifndef P2P_TRACKER_CLIENT_H
 #define P2P_TRACKER_CLIENT_H
 
@@ -27,20 +27,29 @@ struct tracker_client_cb {
 };
 
 /*
- * One client per running torrent. urls: announce URLs (http://, udp://), each
- * its own entry; tiers as BEP 12 (all are tried; a failing one backs off).
- * Announces "started" at once.
+ * One client per running torrent. urls: announce URLs (http://, https://,
+ * udp://) with their BEP 12 tiers (NULL: each URL its own tier, in order).
+ * Announces go to one tracker at a time: the first of the first tier that
+ * answers; the next is tried only when it fails. Starts at once.
  */
 struct tracker_client *tracker_client_new(struct session *s, const uint8_t info_hash[20],
     const char *const *urls, const uint32_t *tiers, size_t n,
     const struct tracker_client_cb *cb);
-/* Sends "stopped" (best effort, no answer awaited) and frees. */
-void tracker_client_free(struct tracker_client *tc);
-/* Announces now with that event (e.g. completed). */
+/*
+ * Frees. With say_stopped, trackers that know us get "stopped": in a worker
+ * job, or at once when the pool is stopping (daemon exit); either way within
+ * about a second, best effort, no answer needed.
+ */
+void tracker_client_free(struct tracker_client *tc, int say_stopped);
+/* Announces now: TRACKER_CLIENT_COMPLETED once the download is complete, or NONE. */
 void tracker_client_announce(struct tracker_client *tc, enum tracker_client_event ev);
-/* Periodic: announces whose interval has passed. */
+/* Periodic: announces and scrapes that are due. */
 void tracker_client_tick(struct tracker_client *tc, double now);
-/* torrent.trackers: url, tier, status, last error, seeders, leechers, next announce. */
+/*
+ * torrent.trackers, in announce order: url, tier, status (working,
+ * announcing, error, standby), active, last_error, seeders, leechers,
+ * downloaded, scrape_error, next_announce.
+ */
 json_t *tracker_client_json(const struct tracker_client *tc, double now);
 
 #endif

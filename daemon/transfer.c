@@ -411,7 +411,9 @@ transfer_free(struct transfer *tr)
 	if (tr == NULL)
 		return;
 	tr->freeing = 1;
-	tracker_client_free(tr->trackers);
+	/* No "stopped" when a magnet's metadata transfer hands over to the real one. */
+	tracker_client_free(tr->trackers, !(tr->magnet && tr->t &&
+	    torrent_metainfo(tr->t) != NULL));
 	tr->trackers = NULL;
 	/* peer_free calls transfer_peer_gone, which shrinks the array. */
 	while (tr->npeers > 0)
@@ -1444,6 +1446,19 @@ redial(struct transfer *tr, double now)
 		if (session_peer_allowed(tr->s, &k->addr, err, sizeof(err)) == 0)
 			peer_connect(tr->s, tr, &k->addr);
 	}
+}
+
+size_t
+transfer_known(const struct transfer *tr, struct netaddr *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tr->npeers && n < max; i++)
+		if (peer_listen_addr(tr->peers[i]->p, &out[n]) == 0)
+			n++;
+	for (size_t i = 0; i < tr->nknown && n < max; i++)
+		out[n++] = tr->known[i].addr;
+	return n;
 }
 
 void

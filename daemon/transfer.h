@@ -30,6 +30,8 @@ void transfer_flush(struct transfer *tr);
 int transfer_connect(struct transfer *tr, const struct netaddr *a, char *err, size_t errlen);
 /* An address found by the DHT or local discovery: dialled by the next tick if still needed. */
 void transfer_add_peer(struct transfer *tr, const struct netaddr *a);
+/* Addresses worth dialling again: connected peers' listen addresses, then known ones. */
+size_t transfer_known(const struct transfer *tr, struct netaddr *out, size_t max);
 size_t transfer_peer_count(const struct transfer *tr);
 json_t *transfer_peers_json(struct transfer *tr);
 /* Status of each tracker it announces to (torrent.trackers). */

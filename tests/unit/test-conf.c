@@ -691,7 +691,7 @@ START_TEST(test_keys_table)
 	static const char *const types[] = { "path", "addr", "hostport",
 	    "url", "bool", "int", "level", "rate" };
 
-	ck_assert_uint_eq(n, 20);
+	ck_assert_uint_eq(n, 22);
 	env_golden();
 	conf_defaults(&c);
 	out = printed(&c);

@@ -1258,6 +1258,98 @@ START_TEST(test_udp_error)
 }
 END_TEST
 
+/* BEP 12 tiers. */
+
+static uint32_t
+rnd_zero(void *ctx, uint32_t bound)
+{
+	(void)ctx;
+	(void)bound;
+	return 0;
+}
+
+/* A fixed sequence, out of range on purpose now and then: must be clamped. */
+static uint32_t
+rnd_seq(void *ctx, uint32_t bound)
+{
+	unsigned *k = ctx;
+
+	(void)bound;
+	return (uint32_t)((*k)++ * 7u);
+}
+
+START_TEST(test_tiers_order)
+{
+	const uint32_t tiers[] = { 1, 0, 1, 0, 2, 1 };
+	uint32_t order[6];
+	unsigned k = 0, seen[6] = { 0 };
+
+	tracker_msg_tiers_order(tiers, 6, order, rnd_zero, NULL);
+	/* Grouped by tier; always swapping with slot 0 rotates each tier. */
+	ck_assert_uint_eq(tiers[order[0]], 0);
+	ck_assert_uint_eq(tiers[order[1]], 0);
+	ck_assert_uint_eq(tiers[order[2]], 1);
+	ck_assert_uint_eq(tiers[order[3]], 1);
+	ck_assert_uint_eq(tiers[order[4]], 1);
+	ck_assert_uint_eq(order[5], 4);
+	ck_assert_uint_eq(order[0], 3);
+	ck_assert_uint_eq(order[1], 1);
+	ck_assert_uint_eq(order[2], 2);
+	ck_assert_uint_eq(order[3], 5);
+	ck_assert_uint_eq(order[4], 0);
+	tracker_msg_tiers_order(tiers, 6, order, rnd_seq, &k);
+	for (size_t i = 0; i < 6; i++) {
+		ck_assert_uint_lt(order[i], 6);
+		seen[order[i]]++;
+		if (i > 0)
+			ck_assert_uint_le(tiers[order[i - 1]], tiers[order[i]]);
+	}
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_uint_eq(seen[i], 1);
+	/* Nothing and one. */
+	tracker_msg_tiers_order(tiers, 0, order, rnd_zero, NULL);
+	tracker_msg_tiers_order(tiers, 1, order, rnd_seq, &k);
+	ck_assert_uint_eq(order[0], 0);
+}
+END_TEST
+
+START_TEST(test_tiers_promote_pick)
+{
+	const uint32_t tiers[] = { 0, 0, 0, 1, 1 };
+	uint32_t order[] = { 0, 1, 2, 3, 4 };
+	unsigned char usable[5] = { 1, 1, 1, 1, 1 };
+
+	/* The third of tier 0 answers: it goes first in tier 0 only. */
+	tracker_msg_tiers_promote(order, tiers, 5, 2);
+	ck_assert_uint_eq(order[0], 2);
+	ck_assert_uint_eq(order[1], 0);
+	ck_assert_uint_eq(order[2], 1);
+	ck_assert_uint_eq(order[3], 3);
+	/* The last of tier 1 answers: it passes tier 1's first, not tier 0. */
+	tracker_msg_tiers_promote(order, tiers, 5, 4);
+	ck_assert_uint_eq(order[2], 1);
+	ck_assert_uint_eq(order[3], 4);
+	ck_assert_uint_eq(order[4], 3);
+	/* Already first, or unknown: no change. */
+	tracker_msg_tiers_promote(order, tiers, 5, 2);
+	tracker_msg_tiers_promote(order, tiers, 5, 9);
+	ck_assert_uint_eq(order[0], 2);
+	ck_assert_uint_eq(order[4], 3);
+	/* Tier 1 is used only when all of tier 0 failed. */
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 5), 0);
+	usable[2] = 0;
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 5), 1);
+	usable[0] = 0;
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 5), 2);
+	usable[1] = 0;
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 5), 3);
+	ck_assert_uint_eq(order[3], 4);
+	usable[4] = usable[3] = 0;
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 5), 5);
+	ck_assert_uint_eq(tracker_msg_tiers_pick(order, usable, 0), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -1292,6 +1384,8 @@ test_suite(void)
 	tcase_add_test(tc, test_udp_announce_resp);
 	tcase_add_test(tc, test_udp_scrape);
 	tcase_add_test(tc, test_udp_error);
+	tcase_add_test(tc, test_tiers_order);
+	tcase_add_test(tc, test_tiers_promote_pick);
 	suite_add_tcase(s, tc);
 	return s;
 }
