@@ -525,7 +525,7 @@ class Daemon:
     count = 0
 
     def __init__(self, root=None, args=(), config=None, use_paths=True, env=None,
-                 listen='127.0.0.1:0', lsd=False):
+                 listen='127.0.0.1:0', lsd=False, dht=False):
         self.root = root or _short_tmp()
         self.owns_root = root is None
         self.state_dir = os.path.join(self.root, 'state')
@@ -539,6 +539,8 @@ class Daemon:
         self.args = list(args)
         self.listen = listen
         self.lsd = lsd          # multicast discovery: only inside a private netns
+        # the DHT: on loopback with no --dht-bootstrap it contacts nobody
+        self.dht = dht
         self.use_paths = use_paths
         self.env = env
         self.proc = None
@@ -559,7 +561,8 @@ class Daemon:
         if self.use_paths:
             cmd += ['--state-dir', self.state_dir, '--download-dir', self.download_dir,
                     '--socket', self.socket]
-        cmd += ['--listen', self.listen, '--no-dht'] + ([] if self.lsd else ['--no-lsd'])
+        cmd += ['--listen', self.listen] + ([] if self.dht else ['--no-dht'])
+        cmd += [] if self.lsd else ['--no-lsd']
         return cmd + self.args + list(extra)
 
     def environ(self):
