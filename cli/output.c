@@ -604,6 +604,32 @@ out_status(const json_t *st)
 	kv_dht(json_object_get(st, "dht"));
 }
 
+/* --- search --- */
+
+void
+out_search_header(void)
+{
+	printf("%4s  %7s  %9s  %-8s  %s\n", "#", "SOURCES", "SIZE", "HASH", "NAME");
+}
+
+/* Fixed columns: rows print as results arrive, before the widest is known. */
+void
+out_search_row(const json_t *hit)
+{
+	char size[FMT_LEN], src[16], hash[9];
+	const char *origin = out_jstr(hit, "origin", "network");
+
+	fmt_size(out_jsize(hit, "size"), size, sizeof(size));
+	if (strcmp(origin, "local") == 0)
+		snprintf(src, sizeof(src), "local");
+	else
+		snprintf(src, sizeof(src), "%lld", out_jint(hit, "sources"));
+	snprintf(hash, sizeof(hash), "%s", out_jstr(hit, "info_hash", "?"));
+	printf("%4lld  %7s  %9s  %-8s  ", out_jint(hit, "number"), src, size, hash);
+	out_safe(stdout, out_jstr(hit, "name", "?"));
+	putchar('\n');
+}
+
 /* --- the DHT --- */
 
 static void

@@ -60,6 +60,9 @@ int out_json(const json_t *v);
 
 /* The daemon's answers in human form, on stdout. */
 void out_status(const json_t *status);
+/* p2pctl search: a header, then one line per result as it arrives. */
+void out_search_header(void);
+void out_search_row(const json_t *hit);
 /* p2pctl dht: the node's id, table, lookups and traffic. */
 void out_dht(const json_t *dht);
 void out_torrent_line(const json_t *t);		/* "3 name: state" */

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "output.h"
 #include "rpc.h"
+#include "sha.h"
 
 /* Exit statuses: the contract scripts rely on (ARCHITECTURE.md section 5). */
 #define ST_OK		0
@@ -103,6 +104,8 @@ static void cmd_files(struct ctl *);
 static void cmd_peers(struct ctl *);
 static void cmd_trackers(struct ctl *);
 static void cmd_dht(struct ctl *);
+static void cmd_search(struct ctl *);
+static void cmd_get(struct ctl *);
 static void cmd_peer(struct ctl *);
 static void cmd_wait(struct ctl *);
 static void cmd_config(struct ctl *);
@@ -165,6 +168,20 @@ static const struct opt remove_opts[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL }
 };
 
+static const struct opt search_opts[] = {
+	{ "--local", NULL, NULL, 0, NULL,
+	    "search only this daemon's index (its torrents and earlier results)" },
+	{ "--timeout", NULL, "SEC", 0, NULL,
+	    "how long to wait for answers from the network (default 5, at most 60)" },
+	{ NULL, NULL, NULL, 0, NULL, NULL }
+};
+
+static const struct opt get_opts[] = {
+	{ "--wait", NULL, NULL, 0, NULL,
+	    "show progress until the download completes, as `p2pctl wait`" },
+	{ NULL, NULL, NULL, 0, NULL, NULL }
+};
+
 static const struct opt wait_opts[] = {
 	{ "--timeout", NULL, "SEC", 0, NULL,
 	    "exit 1 if not all complete after SEC seconds (default: no limit)" },
@@ -219,6 +236,23 @@ static const struct cmd cmds[] = {
 	    "completed downloads, from a scrape); - if it did not say.\n"
 	    "NEXT: seconds until the next announce (for an error: the next\n"
 	    "retry).", cmd_trackers },
+	{ "search", NULL, "WORDS...", 1, ARGS_MANY, "none", search_opts,
+	    "search.start and search.result events", "find files by name, here and on the network",
+	    "Matches torrent and file names: every word must start a word of\n"
+	    "the name (case and accents do not matter). Local results (ours,\n"
+	    "and results seen in earlier searches) print first, then results\n"
+	    "from peers as they answer, numbered for `p2pctl get N`. SOURCES:\n"
+	    "how many peers offered it. Peers are found among connected peers\n"
+	    "and through the DHT, under the query's most distinctive words.\n"
+	    "With --json the ranked results print once the search ends.",
+	    cmd_search },
+	{ "get", NULL, "RESULT|INFOHASH", 1, 1, "none", get_opts, "search.get",
+	    "download a search result",
+	    "RESULT is a number from the latest `p2pctl search`; an info-hash\n"
+	    "(40 hex digits) may name a result of any recent search, or any\n"
+	    "torrent at all, found through the DHT. The download starts as a\n"
+	    "magnet link, dialling the peers that offered the result.",
+	    cmd_get },
 	{ "dht", NULL, "", 0, 0, NULL, no_opts, "dht.status",
 	    "the DHT node: id, routing table, lookups, traffic",
 	    "NODES counts the routing table by address family; good nodes\n"
@@ -948,6 +982,131 @@ intr_note(const char *fmt, ...)
 }
 
 /* ---- commands ---- */
+
+/* ---- search ---- */
+
+static json_t *
+search_params(struct ctl *c)
+{
+	char q[1024];
+	size_t len = 0;
+	const char *v;
+	json_t *p;
+
+	for (int i = 0; i < c->npos; i++) {
+		int n = snprintf(q + len, sizeof(q) - len, "%s%s", i ? " " : "", c->pos[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(q) - len)
+			usage_error(c, "the query is too long");
+		len += (size_t)n;
+	}
+	check_alloc(p = json_pack("{s:o}", "query", arg_string(c, q)));
+	if (opt_given(c, "--local"))
+		json_object_set_new(p, "local", json_true());
+	if ((v = opt_value(c, "--timeout")) != NULL) {
+		char *end;
+		double secs = strtod(v, &end);
+
+		if (*end != '\0' || !(secs > 0) || secs > 60)
+			usage_error(c, "--timeout: '%s' is not a number of seconds from 0 to 60", v);
+		json_object_set_new(p, "timeout", json_real(secs));
+	}
+	return p;
+}
+
+static void
+cmd_search(struct ctl *c)
+{
+	json_t *pending = json_array(), *res, *ev, *list, *hit;
+	json_int_t id;
+	size_t i, shown = 0;
+	double deadline;
+
+	check_alloc(pending);
+	/* Subscribe first: answers can come before search.start's own answer. */
+	json_decref(ctl_call(c, "events.subscribe", json_pack("{s:[ss]}", "types",
+	    "search.result", "search.done"), NULL));
+	res = ctl_call(c, "search.start", search_params(c), pending);
+	id = out_jint(res, "search");
+	if (!c->json) {
+		out_search_header();
+		json_array_foreach(json_object_get(res, "results"), i, hit) {
+			out_search_row(hit);
+			shown++;
+		}
+		fflush(stdout);
+	}
+	deadline = now_sec() + out_jnum(res, "timeout") + 5;
+	while (json_is_true(json_object_get(res, "network")) && now_sec() < deadline) {
+		json_t *p;
+
+		if (json_array_size(pending) > 0) {
+			ev = json_incref(json_array_get(pending, 0));
+			json_array_remove(pending, 0);
+		} else if ((ev = ctl_read_until(c, deadline)) == NULL)
+			break;
+		p = json_object_get(ev, "params");
+		if (!is_event(ev) || out_jint(p, "search") != id) {
+			json_decref(ev);
+			continue;
+		}
+		if (strcmp(out_jstr(p, "type", ""), "search.done") == 0) {
+			json_decref(ev);
+			break;
+		}
+		if (!c->json && !json_is_true(json_object_get(p, "update"))) {
+			out_search_row(p);
+			shown++;
+			fflush(stdout);
+		}
+		json_decref(ev);
+	}
+	json_decref(res);
+	json_decref(pending);
+	list = ctl_call(c, "search.results", json_pack("{s:I}", "search", id), NULL);
+	if (c->json)
+		print_json(list);
+	else if (shown == 0)
+		fprintf(stderr, "no results\n");
+	json_decref(list);
+}
+
+static void
+cmd_get(struct ctl *c)
+{
+	const char *arg = c->pos[0];
+	static char idbuf[32];
+	static const char *idpos[1];
+	json_t *p, *t;
+	char *end;
+	long long n;
+	uint8_t ih[20];
+
+	if (strlen(arg) == 40 && sha_unhex(arg, 40, ih, 20) == 0)
+		p = json_pack("{s:s}", "info_hash", arg);
+	else {
+		n = strtoll(arg, &end, 10);
+		if (*end != '\0' || n < 1)
+			usage_error(c, "'%s' is neither a result number nor an info-hash", arg);
+		p = json_pack("{s:I}", "result", (json_int_t)n);
+	}
+	t = ctl_call(c, "search.get", p, NULL);
+	if (!opt_given(c, "--wait")) {
+		if (c->json)
+			print_json(t);
+		else
+			out_torrent_added(t);
+		json_decref(t);
+		return;
+	}
+	/* The same display as `p2pctl wait ID`, on the torrent just added. */
+	snprintf(idbuf, sizeof(idbuf), "%lld", out_jint(t, "id"));
+	json_decref(t);
+	idpos[0] = idbuf;
+	c->pos = idpos;
+	c->npos = 1;
+	cmd_wait(c);
+}
 
 static void
 cmd_dht(struct ctl *c)

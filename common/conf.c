@@ -21,12 +21,12 @@
 /* Every refusal names its reason; log_seterr formats it. */
 #define fail(err, errlen, ...) log_seterr(err, errlen, NULL, __VA_ARGS__)
 
-enum ktype { K_PATH, K_ADDR, K_HOSTPORT, K_URL, K_BOOL, K_INT, K_LEVEL, K_RATE };
+enum ktype { K_PATH, K_ADDR, K_HOSTPORT, K_URL, K_BOOL, K_INT, K_LEVEL, K_RATE, K_SIZE };
 
 static const char *const type_names[] = {
 	[K_PATH] = "path", [K_ADDR] = "addr", [K_HOSTPORT] = "hostport",
 	[K_URL] = "url", [K_BOOL] = "bool", [K_INT] = "int", [K_LEVEL] = "level",
-	[K_RATE] = "rate",
+	[K_RATE] = "rate", [K_SIZE] = "size",
 };
 
 struct key {
@@ -72,6 +72,8 @@ static const struct key keys[] = {
 	    "local service discovery by multicast (BEP 14)" },
 	{ "pex", K_BOOL, 0, F(pex), 0, DEFS("yes"), NULL, 0, 1,
 	    "exchange peer addresses with connected peers (BEP 11)" },
+	{ "search_answer", K_BOOL, 0, F(search_answer), 0, DEFS("yes"), NULL, 0, 1,
+	    "answer other peers' searches for what we share" },
 	{ "dht_bootstrap", K_HOSTPORT, 1, F(dht_bootstrap),
 	    F(dht_bootstrap_count), NULL, NULL, 0, HOSTPORT_MAX,
 	    "DHT node to join through; none: the well-known public routers" },
@@ -105,6 +107,15 @@ static const struct key keys[] = {
 	    DEFS("100"), NULL, 1, 100000, "peer connections per torrent" },
 	{ "max_connections_per_ip", K_INT, 0, F(max_connections_per_ip), 0,
 	    DEFS("4"), NULL, 1, 1000, "peer connections from one IP address" },
+	/* Resource limits (issue 6): each refusal names the key that caused it. */
+	{ "max_metadata_size", K_SIZE, 0, F(max_metadata_size), 0, DEFS("32M"), NULL,
+	    1024, 1 << 30, "largest .torrent file or info dict accepted, from a file, "
+	    "a control request or peers (BEP 9) (K, M, G suffixes)" },
+	{ "max_files_per_torrent", K_INT, 0, F(max_files_per_torrent), 0, DEFS("100000"),
+	    NULL, 1, 10000000, "most files one torrent may list, added or shared" },
+	{ "max_open_files", K_INT, 0, F(max_open_files), 0, DEFS("0"), NULL, 0, 1048576,
+	    "file descriptors p2pd may use (its soft RLIMIT_NOFILE); max_connections is "
+	    "lowered to fit; 0: the hard limit" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -374,6 +385,22 @@ check_rate(const struct key *k, const char *v, int *out, char *err, size_t errle
 }
 
 static int
+check_size(const struct key *k, const char *v, int *out, char *err, size_t errlen)
+{
+	uint64_t n;
+	char s[80];
+
+	if (conf_parse_size(v, &n) == -1)
+		return fail(err, errlen, "%s: '%s' is not a size (bytes, e.g. 512K or 32M)",
+		    k->name, shown(v, s, sizeof(s)));
+	if (n < (uint64_t)k->min || n > (uint64_t)k->max)
+		return fail(err, errlen, "%s: %s is out of range %ld..%ld bytes", k->name,
+		    shown(v, s, sizeof(s)), k->min, k->max);
+	*out = (int)n;
+	return 0;
+}
+
+static int
 check_bool(const struct key *k, const char *v, int *out, char *err,
     size_t errlen)
 {
@@ -432,6 +459,8 @@ check_value(const struct key *k, const char *v, int *ival, char *err,
 		return check_int(k, v, ival, err, errlen);
 	case K_RATE:
 		return check_rate(k, v, ival, err, errlen);
+	case K_SIZE:
+		return check_size(k, v, ival, err, errlen);
 	case K_LEVEL:
 		if ((lvl = log_level_parse(v)) == -1)
 			return fail(err, errlen, "%s: '%s' is not one of err, "

@@ -20,6 +20,7 @@ struct conf {
 	int dht;			/* bool */
 	int lsd;			/* bool */
 	int pex;			/* bool: BEP 11 peer exchange */
+	int search_answer;		/* bool: answer p2p_search queries, announce words */
 	char *dht_bootstrap[CONF_MAX_LIST];
 	size_t dht_bootstrap_count;
 	char *tracker_listen;		/* NULL: no built-in tracker */
@@ -36,6 +37,9 @@ struct conf {
 	int max_connections;
 	int max_connections_per_torrent;
 	int max_connections_per_ip;
+	int max_metadata_size;		/* bytes of a .torrent or info dict */
+	int max_files_per_torrent;
+	int max_open_files;		/* soft RLIMIT_NOFILE; 0: the hard limit */
 };
 
 /* "512", "500K", "10M", "1GiB" (binary multiples) into bytes; 0 or -1. */

@@ -169,6 +169,7 @@ rpc_error_name(int code)
 	case RPC_ERR_BUSY: return "busy";
 	case RPC_ERR_LIMIT: return "limit";
 	case RPC_ERR_SHUTDOWN: return "shutting_down";
+	case RPC_ERR_DENIED: return "permission_denied";
 	default: return "error";
 	}
 }

@@ -25,6 +25,7 @@
 #define RPC_ERR_BUSY		-32006	/* not possible in the current state */
 #define RPC_ERR_LIMIT		-32007	/* a configured limit was reached */
 #define RPC_ERR_SHUTDOWN	-32008	/* the daemon is shutting down */
+#define RPC_ERR_DENIED		-32009	/* the client may not read that path itself */
 
 /*
  * Finds the end of the first line in p[0..len). Returns 1 with *line_len set

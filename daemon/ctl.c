@@ -28,6 +28,8 @@ static const char *const event_names[CTL_EV_COUNT] = {
 	[CTL_EV_PIECE_FAILED] = "piece.failed",
 	[CTL_EV_TORRENT_COMPLETED] = "torrent.completed",
 	[CTL_EV_PEER_BANNED] = "peer.banned",
+	[CTL_EV_SEARCH_RESULT] = "search.result",
+	[CTL_EV_SEARCH_DONE] = "search.done",
 };
 
 struct ctl_client {
@@ -43,12 +45,17 @@ struct ctl_client {
 	unsigned deferred;	/* answers still owed by async work */
 	int dead;		/* close at the end of the callback */
 	int in_cb;
+	int have_cred;		/* uid/gid known from SO_PEERCRED */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct ctl {
 	struct ev_loop *loop;
 	int fd;
 	ev_io accept_io;
+	ev_timer accept_pause;	/* out of fds: accepts resume when it fires */
+	int accept_stopped;	/* ctl_stop_accepting ran: never resume */
 	struct ctl_client *clients;
 	int nclients;
 	int max_clients;
@@ -142,7 +149,13 @@ log_peer_cred(struct ctl_client *c)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		/* Kept for the access checks of path-taking methods (access.c). */
+		c->have_cred = 1;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+	}
+	if (c->have_cred)
 		log_info("ctl: client %llu connected pid=%d uid=%d gid=%d",
 		    (unsigned long long)c->id, (int)cred.pid, (int)cred.uid, (int)cred.gid);
 }
@@ -297,6 +310,16 @@ client_free(struct ctl_client *c)
 }
 
 static void
+accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl *ctl = w->data;
+
+	(void)revents;
+	if (!ctl->accept_stopped)
+		ev_io_start(loop, &ctl->accept_io);
+}
+
+static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl *ctl = w->data;
@@ -308,7 +331,17 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * The pending connection stays queued and the socket stays
+				 * readable: without a pause the loop would spin on it.
+				 */
+				log_warnx("ctl: out of file descriptors (max_open_files); "
+				    "not accepting control clients for 1 s");
+				ev_io_stop(loop, &ctl->accept_io);
+				ev_timer_set(&ctl->accept_pause, 1., 0.);
+				ev_timer_start(loop, &ctl->accept_pause);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("ctl: accept");
 			return;
 		}
@@ -360,12 +393,16 @@ ctl_new(struct ev_loop *loop, int listen_fd, int max_clients, ctl_request_fn fn,
 	ev_io_init(&ctl->accept_io, accept_cb, listen_fd, EV_READ);
 	ctl->accept_io.data = ctl;
 	ev_io_start(loop, &ctl->accept_io);
+	ev_timer_init(&ctl->accept_pause, accept_resume_cb, 1., 0.);
+	ctl->accept_pause.data = ctl;
 	return ctl;
 }
 
 void
 ctl_stop_accepting(struct ctl *ctl)
 {
+	ctl->accept_stopped = 1;
+	ev_timer_stop(ctl->loop, &ctl->accept_pause);
 	ev_io_stop(ctl->loop, &ctl->accept_io);
 }
 
@@ -383,6 +420,7 @@ ctl_free(struct ctl *ctl, const char *unlink_path)
 		client_write(c);
 	while (ctl->clients)
 		client_free(ctl->clients);
+	ev_timer_stop(ctl->loop, &ctl->accept_pause);
 	ev_io_stop(ctl->loop, &ctl->accept_io);
 	close(ctl->fd);
 	if (unlink_path)
@@ -481,6 +519,16 @@ uint64_t
 ctl_client_id(const struct ctl_client *c)
 {
 	return c->id;
+}
+
+int
+ctl_client_cred(const struct ctl_client *c, uid_t *uid, gid_t *gid)
+{
+	if (!c->have_cred)
+		return -1;
+	*uid = c->uid;
+	*gid = c->gid;
+	return 0;
 }
 
 struct ctl_client *

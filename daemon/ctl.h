@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ctl;
 struct ctl_client;
@@ -25,6 +26,8 @@ enum ctl_event {
 	CTL_EV_PIECE_FAILED,
 	CTL_EV_TORRENT_COMPLETED,
 	CTL_EV_PEER_BANNED,
+	CTL_EV_SEARCH_RESULT,
+	CTL_EV_SEARCH_DONE,
 	CTL_EV_COUNT
 };
 
@@ -62,6 +65,8 @@ void ctl_client_defer(struct ctl_client *c);
 void ctl_reply_deferred(struct ctl *ctl, uint64_t client, json_t *msg);
 /* Stable number for a client, to answer later after async work. */
 uint64_t ctl_client_id(const struct ctl_client *c);
+/* The client's uid and gid from SO_PEERCRED at connect; -1 if unknown. */
+int ctl_client_cred(const struct ctl_client *c, uid_t *uid, gid_t *gid);
 struct ctl_client *ctl_client_find(struct ctl *ctl, uint64_t id);
 void ctl_client_subscribe(struct ctl_client *c, uint32_t mask);
 

@@ -25,6 +25,7 @@
 #include "torrent.h"
 #include "transfer.h"
 #include "worker.h"
+#include "search.h"
 
 #define SOCKS_MAX 16		/* one per listen address */
 #define READS_PER_WAKEUP 64	/* datagrams read per event, so the loop stays fair */
@@ -100,6 +101,8 @@ peer_cb(void *ctx, const uint8_t ih[KRPC_ID_LEN], const struct netaddr *a)
 
 	if (tr != NULL)
 		transfer_add_peer(tr, a);
+	else
+		search_dht_peer(session_search(ds->s), ih, a);
 }
 
 static void
@@ -421,6 +424,18 @@ dht_service_port(struct dht_service *ds, const struct netaddr *peer, uint16_t po
 		return;
 	netaddr_set_port(&a, port);
 	dht_ping(ds->d, &a, now_of(ds));
+}
+
+void
+dht_service_lookup(struct dht_service *ds, const uint8_t key[20])
+{
+	dht_search(ds->d, key, 0, 0.0, now_of(ds));
+}
+
+void
+dht_service_announce(struct dht_service *ds, const uint8_t key[20])
+{
+	dht_search(ds->d, key, session_listen_port(ds->s), LOOKUP_SEEDING, now_of(ds));
 }
 
 json_t *

@@ -22,6 +22,10 @@ struct dht_service *dht_service_new(struct session *s, const struct listener *l,
 void dht_service_free(struct dht_service *ds);
 /* A peer sent a PORT message (BEP 5): its DHT node is at its IP and that port. */
 void dht_service_port(struct dht_service *ds, const struct netaddr *peer, uint16_t port);
+/* A search word key: look it up now (no announce); found peers go to the search. */
+void dht_service_lookup(struct dht_service *ds, const uint8_t key[20]);
+/* Announces us under a search word key, at most every 15 minutes. */
+void dht_service_announce(struct dht_service *ds, const uint8_t key[20]);
 /* dht.status. */
 json_t *dht_service_json(const struct dht_service *ds);
 

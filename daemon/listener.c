@@ -20,6 +20,7 @@ struct lsock {
 	int fd;
 	struct netaddr addr;
 	ev_io io;
+	ev_timer pause;		/* out of fds: accepting resumes when it fires */
 };
 
 struct listener {
@@ -27,6 +28,15 @@ struct listener {
 	struct lsock *socks;
 	size_t n;
 };
+
+static void
+resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lsock *ls = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &ls->io);
+}
 
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -44,7 +54,14 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The socket stays readable: pause, or the loop spins on it. */
+				log_warnx("listener: out of file descriptors (max_open_files); "
+				    "not accepting peers for 1 s");
+				ev_io_stop(loop, &ls->io);
+				ev_timer_set(&ls->pause, 1., 0.);
+				ev_timer_start(loop, &ls->pause);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("listener: accept");
 			return;
@@ -125,6 +142,8 @@ listener_new(struct session *s, char *const *addrs, size_t n, char *err, size_t 
 		ev_io_init(&ls->io, accept_cb, ls->fd, EV_READ);
 		ls->io.data = ls;
 		ev_io_start(session_loop(s), &ls->io);
+		ev_timer_init(&ls->pause, resume_cb, 1., 0.);
+		ls->pause.data = ls;
 		log_info("listener: peers on %s", netaddr_format(&ls->addr, as, sizeof(as)));
 		l->n++;
 	}
@@ -138,6 +157,7 @@ listener_free(struct listener *l)
 		return;
 	for (size_t i = 0; i < l->n; i++) {
 		ev_io_stop(session_loop(l->s), &l->socks[i].io);
+		ev_timer_stop(session_loop(l->s), &l->socks[i].pause);
 		close(l->socks[i].fd);
 	}
 	free(l->socks);

@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,8 @@ handle(struct lsd *d, const uint8_t *pkt, size_t len, const struct netaddr *from
 	for (size_t i = 0; i < m.n; i++) {
 		struct entry *e = entry_find(d, m.hashes[i], NULL);
 		int newcomer = source_new_torrent(x, m.hashes[i]);
+		struct torrent *t;
+		struct transfer *tr;
 
 		/*
 		 * A torrent that started since the last tick is not in the table
@@ -370,9 +373,6 @@ handle(struct lsd *d, const uint8_t *pkt, size_t len, const struct netaddr *from
 			scan(d, now);
 			e = entry_find(d, m.hashes[i], NULL);
 		}
-		struct torrent *t;
-		struct transfer *tr;
-
 		if (e == NULL || !e->running)
 			continue;
 		t = session_torrent_by_hash(d->s, m.hashes[i]);
@@ -518,6 +518,13 @@ sock_options(struct lsock *ls, const struct netaddr *bind_to, unsigned ifindex, 
 		memset(&mr, 0, sizeof(mr));
 		mr.ipv6mr_multiaddr = ((const struct sockaddr_in6 *)(const void *)&ls->group.ss)->sin6_addr;
 		mr.ipv6mr_interface = ifindex;
+#ifdef IPV6_MULTICAST_ALL
+		{
+			int zero = 0;
+			(void)setsockopt(ls->rfd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero,
+			    sizeof(zero));
+		}
+#endif
 		if (sopt(ls->rfd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr),
 		    "cannot join the group", err, errlen) == -1)
 			return -1;
@@ -636,9 +643,10 @@ lsd_new(struct session *s, const struct listener *l)
 	d->s = s;
 	d->gtokens = LSD_GLOBAL_BURST;
 	d->glast = ev_now(session_loop(s));
+	/* The cookie only has to differ from the neighbours': no reason to fail a start. */
 	if (sha_random(rnd, sizeof(rnd)) == -1) {
-		free(d);
-		return NULL;
+		uint64_t v = ((uint64_t)getpid() << 32) ^ (uint64_t)(ev_time() * 1e6);
+		memcpy(rnd, &v, sizeof(rnd));
 	}
 	sha_hex(rnd, sizeof(rnd), d->cookie);
 	ev_timer_init(&d->tick, tick_cb, LSD_TICK, LSD_TICK);

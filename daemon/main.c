@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -208,6 +209,72 @@ sig_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	session_shutdown(d->s, w->signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/*
+ * File descriptors kept back from peer connections: torrent files opened by
+ * workers, the database, listeners, DHT and tracker sockets. Without the
+ * reserve a flood of peers would make every disk read fail with EMFILE and
+ * put healthy torrents into the error state.
+ */
+#define FD_RESERVE 64
+#define FD_CEILING 1048576	/* Linux's default nr_open: a soft limit can't pass it */
+
+/*
+ * Sets the soft RLIMIT_NOFILE to max_open_files (0: the hard limit) and lowers
+ * max_connections so that peers, control clients and the reserve fit in it.
+ * -1 if not even a few peers would fit (a clear message in err).
+ */
+static int
+fd_budget(struct conf *c, char *err, size_t errlen)
+{
+	struct rlimit rl;
+	rlim_t want;
+	long avail;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("limits: getrlimit(RLIMIT_NOFILE)");
+		return 0;
+	}
+	want = c->max_open_files > 0 ? (rlim_t)c->max_open_files : rl.rlim_max;
+	if (want > FD_CEILING)
+		want = FD_CEILING;
+	if (want > rl.rlim_max) {
+		log_warnx("limits: max_open_files %d is over the hard limit %llu; using that",
+		    c->max_open_files, (unsigned long long)rl.rlim_max);
+		want = rl.rlim_max;
+	}
+	if (want != rl.rlim_cur) {
+		struct rlimit nl = { want, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &nl) == -1)
+			log_warn("limits: cannot set RLIMIT_NOFILE to %llu", (unsigned long long)want);
+		else
+			rl.rlim_cur = want;
+	}
+	avail = (long)rl.rlim_cur - FD_RESERVE - c->control_max_clients;
+	if (avail < 8) {
+		snprintf(err, errlen, "max_open_files: %llu file descriptors leave no room for "
+		    "peers; p2pd needs control_max_clients (%d) + %d + at least 8",
+		    (unsigned long long)rl.rlim_cur, c->control_max_clients, FD_RESERVE);
+		return -1;
+	}
+	if (c->max_connections > avail) {
+		log_notice("limits: max_connections lowered from %d to %ld to fit %llu open "
+		    "files (max_open_files, control_max_clients)", c->max_connections, avail,
+		    (unsigned long long)rl.rlim_cur);
+		c->max_connections = (int)avail;
+	}
+	return 0;
+}
+
+/* Runs on the loop: if the loop stalls, the pings stop and systemd restarts us. */
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sdnotify_send("WATCHDOG=1");
+}
+
 static void
 sig_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -221,6 +288,9 @@ sig_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	/* Parse the whole new file first; apply it only if it parsed. */
 	if (build_conf(d->o, &c, err, sizeof(err)) == -1) {
 		log_warnx("reload: keeping the running configuration: %s", err);
+	} else if (fd_budget(&c, err, sizeof(err)) == -1) {
+		log_warnx("reload: keeping the running configuration: %s", err);
+		conf_free(&c);
 	} else {
 		session_reload(d->s, &c);
 		conf_free(&c);
@@ -278,6 +348,8 @@ main(int argc, char **argv)
 	struct daemon d;
 	struct ev_loop *loop;
 	ev_signal sig_term, sig_int, sig_hup;
+	ev_timer watchdog;
+	double wd_every;
 	char err[1024], *defpath = NULL;
 	int fd, activated;
 
@@ -302,6 +374,13 @@ main(int argc, char **argv)
 	}
 	log_set_level(conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	if (fd_budget(&conf, err, sizeof(err)) == -1) {
+		log_warnx("cannot start: %s", err);
+		fprintf(stderr, "p2pd: %s\n", err);
+		conf_free(&conf);
+		free(defpath);
+		return 1;
+	}
 
 	activated = (fd = sdnotify_listen_fd()) != -1;
 	if (!activated) {
@@ -339,7 +418,18 @@ main(int argc, char **argv)
 
 	print_ready(&conf, o.config_loaded ? o.config : NULL);
 	sdnotify_send("READY=1\nSTATUS=serving");
+	if ((wd_every = sdnotify_watchdog_interval()) > 0) {
+		ev_timer_init(&watchdog, watchdog_cb, 0., wd_every);
+		ev_timer_start(loop, &watchdog);
+		/* The pings must not keep the loop alive once the session has stopped. */
+		ev_unref(loop);
+		log_info("sdnotify: watchdog ping every %.1f s", wd_every);
+	}
 	ev_run(loop, 0);
+	if (wd_every > 0) {
+		ev_ref(loop);
+		ev_timer_stop(loop, &watchdog);
+	}
 
 	sdnotify_send("STOPPING=1");
 	session_free(d.s);

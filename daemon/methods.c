@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "buf.h"
 #include "conf.h"
 #include "ctl.h"
@@ -20,15 +21,26 @@
 #include "netaddr.h"
 #include "rpc.h"
 #include "session.h"
+#include "search.h"
 #include "sha.h"
 #include "share.h"
+#include "storage.h"
 #include "store.h"
 #include "torrent.h"
 #include "transfer.h"
 #include "worker.h"
 
 /* A .torrent read from disk or sent base64 may not be larger than this. */
-#define MAX_TORRENT_FILE MI_DEFAULT_MAX_SIZE
+/* The configured limits for .torrent data (max_metadata_size, max_files_per_torrent). */
+static struct mi_limits
+conf_limits(const struct session *s)
+{
+	const struct conf *c = session_conf(s);
+	struct mi_limits lim = { (size_t)c->max_files_per_torrent,
+	    (size_t)c->max_metadata_size };
+
+	return lim;
+}
 
 struct call {
 	struct session *s;
@@ -74,6 +86,7 @@ type_ok(char t, json_t *v)
 	case 'b': return json_is_boolean(v);
 	case 't': return json_is_integer(v) || json_is_string(v);
 	case 'v': return json_is_integer(v) || json_is_string(v);
+	case 'n': return json_is_number(v);
 	case 'a':
 		if (!json_is_array(v))
 			return 0;
@@ -94,6 +107,7 @@ type_word(char t)
 	case 'b': return "true or false";
 	case 't': return "a torrent id or info-hash";
 	case 'v': return "an integer or a string";
+	case 'n': return "a number";
 	case 'a': return "an array of strings";
 	}
 	return "?";
@@ -270,6 +284,88 @@ m_session_status(struct call *k)
 	reply(k, r);
 }
 
+/* --- search --- */
+
+static void
+m_search_start(struct call *k)
+{
+	const char *q = pstr(k, "query");
+	json_t *local = json_object_get(k->params, "local");
+	json_t *timeout = json_object_get(k->params, "timeout");
+	char err[256];
+	int code = 0;
+	json_t *r = search_start(session_search(k->s), q, json_is_true(local),
+	    timeout ? json_number_value(timeout) : 0, &code, err, sizeof(err));
+
+	if (r == NULL) {
+		ctl_reply_error(k->c, k->id, code, "%s", err);
+		return;
+	}
+	reply(k, r);
+}
+
+static void
+m_search_results(struct call *k)
+{
+	json_t *id = json_object_get(k->params, "search");
+	char err[256];
+	int code = 0;
+	json_t *r = search_results(session_search(k->s), id ? json_integer_value(id) : 0, &code,
+	    err, sizeof(err));
+
+	if (r == NULL) {
+		ctl_reply_error(k->c, k->id, code, "%s", err);
+		return;
+	}
+	reply(k, r);
+}
+
+#define GET_SOURCES 16
+
+/* search.get: a result as a magnet link, its sources dialled at once. */
+static void
+m_search_get(struct call *k)
+{
+	json_t *sid = json_object_get(k->params, "search");
+	json_t *num = json_object_get(k->params, "result");
+	const char *hex = pstr(k, "info_hash");
+	struct netaddr src[GET_SOURCES];
+	uint8_t ih[20], want[20];
+	char name[256], err[256], hexbuf[41];
+	struct session_add a;
+	struct torrent *t;
+	int n, code = 0;
+
+	if ((num == NULL) == (hex == NULL)) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS,
+		    "give exactly one of \"result\" (a number) or \"info_hash\"");
+		return;
+	}
+	if (hex != NULL && (strlen(hex) != 40 || sha_unhex(hex, 40, want, 20) == -1)) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "info_hash must be 40 hex digits");
+		return;
+	}
+	n = search_pick(session_search(k->s), sid ? json_integer_value(sid) : 0,
+	    num ? json_integer_value(num) : 0, hex ? want : NULL, ih, name, sizeof(name), src,
+	    GET_SOURCES, &code, err, sizeof(err));
+	if (n < 0) {
+		ctl_reply_error(k->c, k->id, code, "%s", err);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.info_hash = ih;
+	sha_hex(ih, 20, hexbuf);
+	a.name = name[0] && metainfo_component_ok(name, strlen(name)) ? name : hexbuf;
+	a.origin = STORE_ORIGIN_MAGNET;
+	if ((t = session_add_torrent(k->s, &a, &code, err, sizeof(err))) == NULL) {
+		ctl_reply_error(k->c, k->id, code, "%s", err);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		(void)torrent_peer_add(t, &src[i], err, sizeof(err));
+	reply(k, torrent_json(t, 0));
+}
+
 static void
 m_dht_status(struct call *k)
 {
@@ -430,10 +526,34 @@ m_torrent_export(struct call *k)
 	reply(k, r);
 }
 
+/*
+ * The requesting client's identity for access checks (access.c). -1 after
+ * replying with an error: without its groups nothing is guessed.
+ */
+static int
+client_cred(struct call *k, struct access_cred *cred)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (ctl_client_cred(k->c, &uid, &gid) == -1) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_DENIED, "cannot tell who is asking "
+		    "(no SO_PEERCRED); refusing to read paths for this client");
+		return -1;
+	}
+	if (access_cred_load(cred, uid, gid) == -1) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_DENIED, "cannot look up the groups of "
+		    "uid %u; refusing to read paths for it", (unsigned)uid);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 m_torrent_share(struct call *k)
 {
 	struct share_params p;
+	struct access_cred cred;
 	json_t *trk = json_object_get(k->params, "trackers");
 	const char **tv = NULL;
 	json_t *pl = json_object_get(k->params, "piece_length");
@@ -481,6 +601,12 @@ m_torrent_share(struct call *k)
 		p.trackers = tv;
 		p.tracker_count = json_array_size(trk);
 	}
+	/* The share's scan checks the path and everything under it (a worker). */
+	if (client_cred(k, &cred) == -1) {
+		free(tv);
+		return;
+	}
+	p.cred = &cred;
 	p.client = ctl_client_id(k->c);
 	p.req_id = wait ? k->id : NULL;
 	code = share_start(session_shares(k->s), &p, &job, err, sizeof(err));
@@ -500,7 +626,8 @@ m_torrent_share(struct call *k)
  * -1: cannot read it; -2: it cannot be a .torrent.
  */
 static int
-read_torrent_file(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+read_torrent_file(const char *path, size_t max, uint8_t **out, size_t *len, char *err,
+    size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
@@ -516,9 +643,9 @@ read_torrent_file(const char *path, uint8_t **out, size_t *len, char *err, size_
 		close(fd);
 		return -1;
 	}
-	if ((uint64_t)st.st_size > MAX_TORRENT_FILE) {
-		snprintf(err, errlen, "%s is larger than %u bytes; not a .torrent file", path,
-		    MAX_TORRENT_FILE);
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s is larger than %zu bytes (max_metadata_size); not a "
+		    ".torrent file p2pd accepts", path, max);
 		close(fd);
 		return -2;
 	}
@@ -605,6 +732,7 @@ m_torrent_add(struct call *k)
 {
 	const char *path = pstr(k, "path"), *b64 = pstr(k, "metainfo");
 	const char *mag = pstr(k, "magnet");
+	struct mi_limits lim = conf_limits(k->s);
 	struct session_add a;
 	uint8_t *raw = NULL, ih[20];
 	size_t len = 0;
@@ -634,7 +762,19 @@ m_torrent_add(struct call *k)
 			ctl_reply_error(k->c, k->id, RPC_ERR_PARAMS, "path must be absolute: %s", path);
 			return;
 		}
-		int rc = read_torrent_file(path, &raw, &len, err, sizeof(err));
+		struct access_cred cred;
+		int rc;
+
+		if (client_cred(k, &cred) == -1)
+			return;
+		/* No confused deputy: only a .torrent the client could read itself. */
+		if (access_check_path(&cred, path, err, sizeof(err)) == -1) {
+			log_notice("ctl: refusing torrent.add of %s for uid %u: %s", path,
+			    (unsigned)cred.uid, err);
+			ctl_reply_error(k->c, k->id, RPC_ERR_DENIED, "%s", err);
+			return;
+		}
+		rc = read_torrent_file(path, lim.max_size, &raw, &len, err, sizeof(err));
 		if (rc != 0) {
 			ctl_reply_error(k->c, k->id, rc == -2 ? RPC_ERR_INVALID_TORRENT :
 			    RPC_ERR_IO, "%s", err);
@@ -642,16 +782,17 @@ m_torrent_add(struct call *k)
 		}
 	} else {
 		struct buf b;
-		buf_init(&b, MAX_TORRENT_FILE);
+		buf_init(&b, lim.max_size);
 		if (buf_put_unbase64(&b, b64, strlen(b64)) == -1) {
 			buf_free(&b);
 			ctl_reply_error(k->c, k->id, RPC_ERR_INVALID_TORRENT,
-			    "\"metainfo\" is not valid base64 of at most %u bytes", MAX_TORRENT_FILE);
+			    "\"metainfo\" is not valid base64 of at most %zu bytes "
+			    "(max_metadata_size)", lim.max_size);
 			return;
 		}
 		raw = (uint8_t *)buf_steal(&b, &len);
 	}
-	if (metainfo_parse(raw, len, &mi_default_limits, &a.mi, err, sizeof(err)) == -1) {
+	if (metainfo_parse(raw, len, &lim, &a.mi, err, sizeof(err)) == -1) {
 		free(raw);
 		ctl_reply_error(k->c, k->id, RPC_ERR_INVALID_TORRENT, "invalid torrent: %s", err);
 		return;
@@ -678,48 +819,47 @@ struct delete_job {
 	char err[512];
 };
 
-/* 1 if path's parent directory, resolved, lies inside root (resolved). */
-static int
-inside(const char *root_real, const char *path)
+/* The part of path below base, or NULL if path does not lie below it. */
+static const char *
+below(const char *base, const char *path)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = strlen(root_real);
+	size_t n = strlen(base);
 
-	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
-		return 0;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	if (realpath(dir, real) == NULL)
-		return 0;
-	return strncmp(real, root_real, n) == 0 && (real[n] == '\0' || real[n] == '/');
+	if (strcmp(base, "/") == 0)
+		return path[0] == '/' && path[1] != '\0' ? path + 1 : NULL;
+	if (strncmp(path, base, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
+		return NULL;
+	return path + n + 1;
 }
 
+/*
+ * Deletes below the torrent's folder (the parent of its root), never through
+ * a symbolic link: storage_unlink_beneath walks with O_NOFOLLOW, so a link
+ * planted where the torrent's directory would be cannot steer the deletes
+ * outside (resolving the root with realpath did exactly that).
+ */
 static void
 delete_run(void *arg)
 {
 	struct delete_job *d = arg;
-	char root_real[PATH_MAX];
+	const char *slash = strrchr(d->root, '/');
+	char base[PATH_MAX];
+	const char *rel;
 
-	if (d->multi) {
-		if (realpath(d->root, root_real) == NULL)
-			return;	/* nothing there to delete */
-	} else {
-		const char *slash = strrchr(d->root, '/');
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash ? slash - d->root : 0), d->root);
-		if (realpath(dir[0] ? dir : "/", root_real) == NULL)
-			return;
-	}
+	if (slash == NULL)
+		return;
+	snprintf(base, sizeof(base), "%.*s", slash == d->root ? 1 : (int)(slash - d->root),
+	    d->root);
 	for (size_t i = 0; i < d->nfiles; i++) {
-		/* A symlinked directory must not steer the unlink out of the data. */
-		if (!inside(root_real, d->files[i])) {
-			log_warnx("remove: not deleting %s: it resolves outside %s",
-			    d->files[i], d->root);
+		if ((rel = below(base, d->files[i])) == NULL)
+			continue;
+		if (storage_unlink_beneath(base, rel, 0) == 0) {
+			d->deleted++;
 			continue;
 		}
-		if (unlink(d->files[i]) == 0)
-			d->deleted++;
+		if (errno == ELOOP || errno == ENOTDIR)
+			log_warnx("remove: not deleting %s: a symbolic link or a file is in the "
+			    "way below %s", d->files[i], base);
 		else if (errno != ENOENT && d->err[0] == '\0')
 			snprintf(d->err, sizeof(d->err), "cannot delete %s: %s", d->files[i],
 			    strerror(errno));
@@ -729,14 +869,15 @@ delete_run(void *arg)
 	/* Remove the directories the torrent made, deepest first, if empty. */
 	for (size_t i = d->nfiles; i-- > 0;) {
 		char *p = d->files[i];
-		char *slash;
-		while ((slash = strrchr(p, '/')) != NULL && (size_t)(slash - p) > strlen(d->root)) {
-			*slash = '\0';
-			if (rmdir(p) == -1)
+		char *cut;
+		while ((cut = strrchr(p, '/')) != NULL && (size_t)(cut - p) > strlen(d->root)) {
+			*cut = '\0';
+			if ((rel = below(base, p)) == NULL || storage_unlink_beneath(base, rel, 1) == -1)
 				break;
 		}
 	}
-	rmdir(d->root);
+	if ((rel = below(base, d->root)) != NULL)
+		storage_unlink_beneath(base, rel, 1);
 }
 
 static void
@@ -932,6 +1073,12 @@ static const struct method method_table[] = {
 	{ "torrent.trackers", m_torrent_trackers, "id:t",
 	  "Each tracker: status, last error, seeders, leechers, next announce." },
 	{ "peer.add", m_peer_add, "id:t,address:s", "Connect to a peer for a torrent." },
+	{ "search.start", m_search_start, "query:s,local:b?,timeout:n?",
+	  "Search the local index, then peers (search.result events until search.done)." },
+	{ "search.results", m_search_results, "search:i?",
+	  "The results of a search (default: the latest), ranked." },
+	{ "search.get", m_search_get, "result:i?,search:i?,info_hash:s?",
+	  "Download a search result as a magnet link, dialling the peers that offered it." },
 	{ "dht.status", m_dht_status, "",
 	  "The DHT node: id, routing table, lookups, stored peers, traffic." },
 	{ "session.get", m_session_get, "key:s?", "Run-time settings." },
@@ -961,7 +1108,7 @@ spec_json(const char *spec)
 		int optional = p[n + 2] == '?';
 		const char *tn = t == 's' ? "string" : t == 'i' ? "integer" : t == 'b' ?
 		    "boolean" : t == 'a' ? "array of strings" : t == 'v' ?
-		    "integer or string" : "torrent id";
+		    "integer or string" : t == 'n' ? "number" : "torrent id";
 		char desc[64];
 
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);

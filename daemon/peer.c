@@ -22,6 +22,8 @@
 #include "session.h"
 #include "sha.h"
 #include "torrent.h"
+#include "search.h"
+#include "search_conn.h"
 #include "transfer.h"
 #include "wire.h"
 
@@ -77,6 +79,7 @@ struct peer {
 	uint32_t reqq;
 	uint8_t their_ut_metadata;	/* the id the peer wants ut_metadata sent with */
 	uint8_t their_ut_pex;
+	uint8_t their_p2p_search;	/* BEP 10 id of p2p_search; 0: not spoken */
 	uint16_t listen_port;		/* BEP 10 "p": where it accepts connections */
 	double last_pex_in;
 	struct rate_meter down;
@@ -235,7 +238,8 @@ peer_free(struct peer *p)
 	ev_io_stop(loop, &p->io);
 	ev_timer_stop(loop, &p->tick);
 	ev_timer_stop(loop, &p->throttle);
-	close(p->fd);
+	if (p->fd != -1)
+		close(p->fd);
 	buf_free(&p->in);
 	buf_free(&p->out);
 	bitfield_free(&p->has);
@@ -486,6 +490,8 @@ send_intro(struct peer *p)
 	eh.ut_metadata = OUR_UT_METADATA;
 	if (session_pex_enabled(p->s) && !is_private(p))
 		eh.ut_pex = OUR_UT_PEX;
+	/* Searches ride on any connection: answers to ours, and others' queries if we answer. */
+	eh.p2p_search = SEARCH_EXT_ID;
 	if (info_of(p) != NULL)
 		eh.metadata_size = (int64_t)info_of(p)->info_len;
 	buf_init(&b, 4096);
@@ -536,6 +542,8 @@ handle_bitfield(struct peer *p, const struct wire_msg *m)
 	return 0;
 }
 
+static int handle_search(struct peer *p, const struct wire_msg *m);
+
 static int
 handle_ext(struct peer *p, const struct wire_msg *m)
 {
@@ -550,6 +558,8 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 		handle_pex(p, m);
 		return p->dead ? -1 : 0;
 	}
+	if (m->ext_id == SEARCH_EXT_ID)
+		return handle_search(p, m);
 	if (m->ext_id != 0)
 		return 0;	/* not one we registered: ignored, per BEP 10 */
 	/* Extensions are optional: a handshake we can't read just means none. */
@@ -561,12 +571,47 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	if (eh.reqq > 0)
 		p->reqq = eh.reqq < 2000 ? eh.reqq : 2000;
 	p->their_ut_metadata = eh.ut_metadata;
+	p->their_p2p_search = eh.p2p_search;
 	p->their_ut_pex = session_pex_enabled(p->s) && !is_private(p) ? eh.ut_pex : 0;
 	p->listen_port = eh.port;
 	if (eh.client[0])
 		snprintf(p->client, sizeof(p->client), "%s", eh.client);
 	transfer_peer_ext(p->tr, p, eh.ut_metadata != 0, eh.metadata_size);
 	return p->dead ? -1 : 0;
+}
+
+/* p2p_search on a torrent connection: answer a query, merge an answer; a flood drops the peer. */
+static int
+handle_search(struct peer *p, const struct wire_msg *m)
+{
+	struct buf reply;
+	int rc;
+
+	buf_init(&reply, 0);
+	rc = search_peer_message(session_search(p->s), &p->addr, m->data, m->data_len, &reply);
+	if (rc == 1 && p->their_p2p_search != 0 &&
+	    wire_put_extended(&p->out, p->their_p2p_search, reply.data, reply.len) == -1)
+		rc = -1;
+	buf_free(&reply);
+	if (rc == -1) {
+		peer_close(p, "search-abuse");
+		return -1;
+	}
+	return 0;
+}
+
+int
+peer_searchable(const struct peer *p)
+{
+	return p->state == PEER_ACTIVE && !p->dead && p->their_p2p_search != 0;
+}
+
+int
+peer_send_search(struct peer *p, const uint8_t *payload, size_t len)
+{
+	if (!peer_searchable(p))
+		return -1;
+	return peer_sent(p, wire_put_extended(&p->out, p->their_p2p_search, payload, len));
 }
 
 static int
@@ -675,7 +720,17 @@ handle_head(struct peer *p)
 	}
 	p->got_head = 1;
 	if (p->tr == NULL) {
-		if ((tr = session_transfer_by_hash(p->s, ih)) == NULL) {
+		if ((tr = session_transfer_by_hash(p->s, ih)) == NULL &&
+		    search_key_known(session_search(p->s), ih)) {
+			/* A search-only connection (docs/protocol-search.md): search.c takes the socket. */
+			ev_io_stop(session_loop(p->s), &p->io);
+			if (search_accept(session_search(p->s), p->fd, &p->addr, p->in.data, p->in.len,
+			    ih) == 0)
+				p->fd = -1;
+			peer_close(p, p->fd == -1 ? "handed-to-search" : "search-refused");
+			return -1;
+		}
+		if (tr == NULL) {
 			char hex[41];
 			sha_hex(ih, 20, hex);
 			log_debug("peer %s #%u: wants unknown or inactive torrent %s",

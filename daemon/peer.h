@@ -68,6 +68,9 @@ struct extmsg_pex_peer;
 int peer_listen_addr(const struct peer *p, struct netaddr *out);
 /* A ut_pex message with these peers added, if the peer speaks ut_pex. */
 int peer_send_pex(struct peer *p, const struct extmsg_pex_peer *added, size_t n);
+/* The peer speaks p2p_search (issue 5), and a query or answer payload to send it. */
+int peer_searchable(const struct peer *p);
+int peer_send_search(struct peer *p, const uint8_t *payload, size_t len);
 /* BEP 9 request for one piece of the info dict, if the peer speaks ut_metadata. */
 int peer_send_metadata_request(struct peer *p, uint32_t piece);
 

@@ -47,6 +47,27 @@ sdnotify_send(const char *msg)
 	return rc == -1 ? -1 : 0;
 }
 
+double
+sdnotify_watchdog_interval(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long us;
+	char *end;
+
+	if (usec == NULL || *usec == '\0')
+		return 0;
+	/* The watchdog is for the main process only: not for a child that inherited it. */
+	if (pid != NULL && *pid != '\0' && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	us = strtoull(usec, &end, 10);
+	if (errno != 0 || *end != '\0' || us == 0) {
+		log_warnx("sdnotify: ignoring WATCHDOG_USEC=%s: not a positive number", usec);
+		return 0;
+	}
+	return (double)us / 2e6;
+}
+
 int
 sdnotify_listen_fd(void)
 {

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "dht_service.h"
+#include "search.h"
 #include "log.h"
 #include "lsd.h"
 #include "metainfo.h"
@@ -55,6 +56,7 @@ struct session {
 	struct tracker_server *tracker;	/* --tracker-listen: NULL if none */
 	struct lsd *lsd;		/* local service discovery: NULL when off */
 	struct dht_service *dht;	/* NULL when off or when no UDP socket opened */
+	struct search *search;
 	char dht_error[256];		/* why the DHT is not running, for session.status */
 	struct netaddr bind4, bind6;
 	int have_bind4, have_bind6;
@@ -351,6 +353,8 @@ session_new(struct ev_loop *loop, const struct conf *conf, const char *config_pa
 	if (s->conf.dht && (s->dht = dht_service_new(s, s->listener, s->dht_error,
 	    sizeof(s->dht_error))) == NULL)
 		log_warnx("%s; running without the DHT", s->dht_error);
+	if ((s->search = search_new(s, s->conf.search_answer)) == NULL)
+		goto oom;
 	if (s->conf.tracker_listen && (s->tracker = tracker_server_new(s,
 	    s->conf.tracker_listen, err, errlen)) == NULL)
 		goto fail;
@@ -392,6 +396,8 @@ session_free(struct session *s)
 	s->listener = NULL;
 	tracker_server_free(s->tracker);
 	lsd_free(s->lsd);
+	search_free(s->search);
+	s->search = NULL;
 	s->lsd = NULL;
 	s->tracker = NULL;
 	/*
@@ -468,6 +474,10 @@ int64_t session_started(const struct session *s) { return s->started; }
 void
 session_event(struct session *s, enum ctl_event ev, json_t *params)
 {
+	/* What we share changed: the search's word keys follow at its next tick. */
+	if (s->search != NULL && (ev == CTL_EV_TORRENT_ADDED || ev == CTL_EV_TORRENT_REMOVED ||
+	    ev == CTL_EV_TORRENT_STATE))
+		search_torrents_changed(s->search);
 	if (s->ctl == NULL) {
 		json_decref(params);
 		return;
@@ -690,6 +700,7 @@ session_add_torrent(struct session *s, struct session_add *a, int *code, char *e
 	}
 	row.origin = a->origin;
 	row.paused = a->paused;
+	row.searchable = 1;	/* store's default; private torrents are filtered when answering */
 	row.added_at = (int64_t)time(NULL);
 	if (mi) {
 		row.info = mi->info;
@@ -877,6 +888,42 @@ int
 session_dht_enabled(const struct session *s)
 {
 	return s->dht != NULL;
+}
+
+void
+session_dht_lookup(struct session *s, const uint8_t key[20])
+{
+	if (s->dht != NULL)
+		dht_service_lookup(s->dht, key);
+}
+
+void
+session_dht_announce(struct session *s, const uint8_t key[20])
+{
+	if (s->dht != NULL)
+		dht_service_announce(s->dht, key);
+}
+
+struct search *
+session_search(struct session *s)
+{
+	return s->search;
+}
+
+struct peer *const *
+session_peers(const struct session *s, size_t *n)
+{
+	*n = s->npeers;
+	return s->peers;
+}
+
+int
+session_is_own_addr(const struct session *s, const struct netaddr *a)
+{
+	for (size_t i = 0; i < listener_count(s->listener); i++)
+		if (netaddr_equal(listener_addr(s->listener, i), a))
+			return 1;
+	return 0;
 }
 
 void

@@ -137,6 +137,16 @@ json_t *session_dht_json(const struct session *s);
 int session_dht_enabled(const struct session *s);
 /* A peer's PORT message: its DHT node is at its IP and that UDP port. */
 void session_dht_port(struct session *s, const struct netaddr *peer, uint16_t port);
+/* Search word keys on the DHT: look one up now; announce us under one (at most every 15 min). */
+void session_dht_lookup(struct session *s, const uint8_t key[20]);
+void session_dht_announce(struct session *s, const uint8_t key[20]);
+
+struct search;
+struct search *session_search(struct session *s);
+/* Every connection, attached or not (the search asks those that speak p2p_search). */
+struct peer *const *session_peers(const struct session *s, size_t *n);
+/* 1 if a is one of our listen addresses (a search must not dial itself). */
+int session_is_own_addr(const struct session *s, const struct netaddr *a);
 /* Bound listen addresses, for status. */
 json_t *session_listen_json(const struct session *s);
 

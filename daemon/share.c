@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "conf.h"
 #include "hasher.h"
 #include "log.h"
@@ -45,6 +46,10 @@ struct share {
 	size_t ntrackers;
 	uint64_t client;
 	json_t *req_id;
+	struct access_cred cred;	/* checked by the scan (no confused deputy) */
+	int check_access;
+	int denied;
+	size_t max_files;	/* max_files_per_torrent, copied: the scan runs in a worker */		/* the scan failed because the client may not read it */
 	/* filled by the scan */
 	int multi;
 	struct sfile *files;
@@ -170,9 +175,9 @@ add_file(struct share *j, const char *rel, const char *abs, uint64_t len)
 {
 	struct sfile *f;
 
-	if (j->nfiles >= MI_DEFAULT_MAX_FILES) {
-		snprintf(j->err, sizeof(j->err), "more than %d files; share a smaller directory",
-		    MI_DEFAULT_MAX_FILES);
+	if (j->nfiles >= j->max_files) {
+		snprintf(j->err, sizeof(j->err), "more than %zu files (max_files_per_torrent); "
+		    "share a smaller directory", j->max_files);
 		return -1;
 	}
 	if (j->nfiles == j->cap) {
@@ -279,6 +284,13 @@ walk(struct share *j, const char *abs, const char *rel, int depth)
 		if (lstat(cabs, &st) == -1) {
 			snprintf(j->err, sizeof(j->err), "cannot stat %s: %s", cabs, strerror(errno));
 			rc = -1;
+		} else if (j->check_access && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) &&
+		    !access_mode_ok(&j->cred, &st, S_ISDIR(st.st_mode))) {
+			/* Group membership must not turn into reading the daemon's files. */
+			snprintf(j->err, sizeof(j->err), "permission denied: uid %u cannot read "
+			    "%s itself, so p2pd will not share it", (unsigned)j->cred.uid, cabs);
+			j->denied = 1;
+			rc = -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			rc = walk(j, cabs, crel, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
@@ -301,6 +313,11 @@ scan_run(void *arg)
 	char resolved[PATH_MAX];
 	struct stat st;
 
+	if (j->check_access && access_check_path(&j->cred, j->path, j->err,
+	    sizeof(j->err)) == -1) {
+		j->denied = 1;
+		goto fail;
+	}
 	if (realpath(j->path, resolved) == NULL || stat(resolved, &st) == -1) {
 		snprintf(j->err, sizeof(j->err), "cannot share %s: %s", j->path, strerror(errno));
 		goto fail;
@@ -462,7 +479,7 @@ scan_done(void *arg, int ran)
 		return;
 	}
 	if (j->scan_failed) {
-		share_fail(j, RPC_ERR_IO, j->err);
+		share_fail(j, j->denied ? RPC_ERR_DENIED : RPC_ERR_IO, j->err);
 		return;
 	}
 	if (j->piece_length == 0)
@@ -547,6 +564,11 @@ share_start(struct shares *sh, const struct share_params *p, uint64_t *job,
 	}
 	j->piece_length = p->piece_length;
 	j->private_flag = p->private_flag;
+	j->max_files = (size_t)session_conf(sh->s)->max_files_per_torrent;
+	if (p->cred != NULL) {
+		j->cred = *p->cred;
+		j->check_access = !p->cred->unrestricted;
+	}
 	j->client = p->client;
 	j->req_id = p->req_id ? json_incref(p->req_id) : NULL;
 	j->job = ++sh->next_job;

@@ -9,6 +9,8 @@
 struct session;
 struct shares;
 
+struct access_cred;
+
 struct share_params {
 	const char *path;		/* absolute */
 	const char *name;		/* NULL: the path's last component */
@@ -16,6 +18,7 @@ struct share_params {
 	int private_flag;
 	const char *const *trackers;
 	size_t tracker_count;
+	const struct access_cred *cred;	/* the client's, to check what it could read; NULL: none */
 	uint64_t client;		/* who to answer when done ... */
 	json_t *req_id;			/* ... or NULL: answer nobody */
 };

@@ -209,28 +209,28 @@ storage_reader_free(struct storage_reader *r)
 	free(r);
 }
 
+static int open_beneath(const char *base, const char *rel, int flags, char *err,
+    size_t errlen);
+
+/*
+ * Reads go below the base the same way writes do: a symbolic link planted in
+ * the download folder must not make a check hash, or a peer receive, a file
+ * outside it. (Shares never contain links: share.c skips them.)
+ */
 static enum storage_status
 reader_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
 {
-	const char *path = r->st->files[fi].path;
-
 	if (r->fd != -1 && r->fd_file == fi)
 		return STORAGE_OK;
 	if (r->fd != -1)
 		close(r->fd);
 	r->fd_writable = 0;
-	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r->fd == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return STORAGE_MISSING;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return STORAGE_ERROR;
-	}
+	r->fd = open_beneath(r->st->base, r->st->files[fi].rel, O_RDONLY, err, errlen);
+	if (r->fd == -1)
+		return errno == ENOENT || errno == ENOTDIR ? STORAGE_MISSING : STORAGE_ERROR;
 	r->fd_file = fi;
 	return STORAGE_OK;
 }
-
-static int open_beneath(const char *base, const char *rel, char *err, size_t errlen);
 
 /* Opens file fi for writing, below the base, unless the reader already has it so. */
 static enum storage_status
@@ -242,7 +242,8 @@ writer_open(struct storage_reader *r, size_t fi, char *err, size_t errlen)
 		close(r->fd);
 	r->fd_writable = 1;
 	r->fd_file = fi;
-	r->fd = open_beneath(r->st->base, r->st->files[fi].rel, err, errlen);
+	r->fd = open_beneath(r->st->base, r->st->files[fi].rel, O_WRONLY | O_CREAT, err,
+	    errlen);
 	return r->fd == -1 ? STORAGE_ERROR : STORAGE_OK;
 }
 
@@ -333,18 +334,23 @@ storage_piece_files(const struct storage *st, uint32_t piece, size_t *first, siz
 }
 
 /*
- * Opens rel below base for writing, one component at a time: directories
- * are created 0755 and never followed if they are symbolic links.
+ * Opens rel below base one component at a time, never following a symbolic
+ * link (O_NOFOLLOW on every openat), so nothing planted in the download
+ * folder can redirect a read or a write outside it. With O_CREAT in flags
+ * missing directories are created 0755 and the file 0644. On failure err
+ * says why and errno is kept (ENOENT: something is missing).
  */
 static int
-open_beneath(const char *base, const char *rel, char *err, size_t errlen)
+open_beneath(const char *base, const char *rel, int flags, char *err, size_t errlen)
 {
 	char comp[256];
 	const char *p = rel;
-	int dfd, fd;
+	int dfd, fd, e;
 
 	if ((dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "cannot open download folder %s: %s", base, strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "cannot open download folder %s: %s", base, strerror(e));
+		errno = e;
 		return -1;
 	}
 	for (;;) {
@@ -354,35 +360,83 @@ open_beneath(const char *base, const char *rel, char *err, size_t errlen)
 		if (n == 0 || n >= sizeof(comp)) {
 			snprintf(err, errlen, "bad path %s", rel);
 			close(dfd);
+			errno = EINVAL;
 			return -1;
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		if (p[n] == '\0')
 			break;
-		if (mkdirat(dfd, comp, 0755) == -1 && errno != EEXIST) {
+		if ((flags & O_CREAT) && mkdirat(dfd, comp, 0755) == -1 && errno != EEXIST) {
+			e = errno;
 			snprintf(err, errlen, "cannot create directory %s in %s: %s", comp, base,
-			    strerror(errno));
+			    strerror(e));
 			close(dfd);
+			errno = e;
 			return -1;
 		}
 		nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
 		close(dfd);
 		if (nfd == -1) {
 			snprintf(err, errlen, "cannot enter %s below %s: %s", comp, base,
-			    errno == ELOOP || errno == ENOTDIR ? "not a directory (a symbolic "
-			    "link or a file is in the way)" : strerror(errno));
+			    e == ELOOP || e == ENOTDIR ? "not a directory (a symbolic "
+			    "link or a file is in the way)" : strerror(e));
+			errno = e;
 			return -1;
 		}
 		dfd = nfd;
 		p += n + 1;
 	}
-	fd = openat(dfd, comp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, 0644);
+	e = errno;
 	if (fd == -1)
-		snprintf(err, errlen, "cannot open %s/%s for writing: %s", base, rel,
-		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		snprintf(err, errlen, "cannot open %s/%s%s: %s", base, rel,
+		    (flags & O_ACCMODE) == O_RDONLY ? "" : " for writing",
+		    e == ELOOP ? "it is a symbolic link" : strerror(e));
 	close(dfd);
+	errno = e;
 	return fd;
+}
+
+int
+storage_unlink_beneath(const char *base, const char *rel, int dir)
+{
+	char comp[256];
+	const char *p = rel;
+	int dfd, rc, e;
+
+	if ((dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+		int nfd;
+
+		if (n == 0 || n >= sizeof(comp)) {
+			close(dfd);
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (p[n] == '\0')
+			break;
+		nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
+		close(dfd);
+		if (nfd == -1) {
+			errno = e;
+			return -1;
+		}
+		dfd = nfd;
+		p += n + 1;
+	}
+	/* unlinkat never follows the last component: a link there is removed itself. */
+	rc = unlinkat(dfd, comp, dir ? AT_REMOVEDIR : 0);
+	e = errno;
+	close(dfd);
+	errno = e;
+	return rc;
 }
 
 enum storage_status
@@ -401,7 +455,8 @@ storage_create_empty(struct storage *st, char *err, size_t errlen)
 
 		if (st->files[i].length != 0)
 			continue;
-		if ((fd = open_beneath(st->base, st->files[i].rel, err, errlen)) == -1)
+		if ((fd = open_beneath(st->base, st->files[i].rel, O_WRONLY | O_CREAT, err,
+		    errlen)) == -1)
 			return STORAGE_ERROR;
 		close(fd);
 	}
@@ -414,14 +469,15 @@ storage_sync(struct storage *st, const size_t *files, size_t n, char *err, size_
 	for (size_t i = 0; i < n; i++) {
 		int fd;
 
-		if (files[i] >= st->nfiles)
+		/* Empty files hold no piece; before completion they don't exist yet. */
+		if (files[i] >= st->nfiles || st->files[files[i]].length == 0)
 			continue;
-		fd = open(st->files[files[i]].path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open_beneath(st->base, st->files[files[i]].rel, O_WRONLY, err, errlen);
 		if (fd == -1) {
-			if (errno == ENOENT)
-				continue;
-			snprintf(err, errlen, "cannot open %s to sync: %s",
-			    st->files[files[i]].path, strerror(errno));
+			/*
+			 * Gone since it was written: the pieces in it must not be
+			 * recorded, so this is an error, not a skip.
+			 */
 			return STORAGE_ERROR;
 		}
 		if (fdatasync(fd) == -1) {

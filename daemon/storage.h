@@ -69,6 +69,13 @@ enum storage_status storage_write(struct storage_reader *r, uint64_t off, const 
     size_t len, char *err, size_t errlen);
 /* Creates the torrent's zero-length files (no piece writes them), safely as storage_write. */
 enum storage_status storage_create_empty(struct storage *st, char *err, size_t errlen);
+/*
+ * Removes rel below base (a file, or with dir an empty directory) without
+ * following a symbolic link on the way, so a link planted in the download
+ * folder cannot steer `remove --delete-data` outside it. 0, or -1 with errno
+ * (ELOOP or ENOTDIR: a link or a file was in the way).
+ */
+int storage_unlink_beneath(const char *base, const char *rel, int dir);
 /* fdatasync each listed file that exists. */
 enum storage_status storage_sync(struct storage *st, const size_t *files, size_t n,
     char *err, size_t errlen);

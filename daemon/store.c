@@ -17,6 +17,13 @@
 #define STORE_PEERS_MAX		200	/* known peers kept per torrent */
 #define STORE_SEARCH_MAX	1000	/* matches returned by one search */
 #define STORE_WORDS_MAX		1024	/* search input bytes; past it nothing matches */
+#define STORE_TERMS_MAX		16	/* words and phrases used of one query */
+/*
+ * Index rows one search ranks at most. Scoring reads each row's poslist
+ * and size, so a word in a tenth of a million names would cost tens of
+ * milliseconds; past this many matches only the newest rows are ranked.
+ */
+#define STORE_RANK_ROWS		2000
 
 /*
  * Entry i takes the schema from user_version i to i + 1, inside one
@@ -92,6 +99,43 @@ static const char *const migrations[] = {
 	" addr TEXT PRIMARY KEY,"
 	" id BLOB NOT NULL CHECK (length(id) = 20),"
 	" seen_at INTEGER NOT NULL) WITHOUT ROWID;",
+	/*
+	 * 3: search. A torrent can be kept out of others' searches; results
+	 * seen in network searches are kept (bounded by store_seen_put) and
+	 * indexed in names under negative rowids, seen.id - 2^62, so that one
+	 * MATCH ranks ours and theirs against the same statistics (bm25-like
+	 * scores from two FTS5 tables would not be comparable) and one LIMIT
+	 * applies to both. names is rebuilt with prefix indexes for 2 and 3
+	 * characters: without them "ab*" merges the posting lists of every
+	 * term starting with ab, tens of milliseconds on a large index.
+	 */
+	"ALTER TABLE torrents ADD COLUMN searchable INTEGER NOT NULL DEFAULT 1;"
+	"CREATE TABLE seen ("
+	" id INTEGER PRIMARY KEY CHECK (id > 0 AND id < 4611686018427387904),"
+	" info_hash BLOB NOT NULL UNIQUE CHECK (length(info_hash) = 20),"
+	" name TEXT NOT NULL,"
+	" size INTEGER NOT NULL DEFAULT 0,"
+	" files INTEGER NOT NULL DEFAULT 0,"
+	" sources INTEGER NOT NULL DEFAULT 0,"
+	" seen_at INTEGER NOT NULL);"
+	"CREATE INDEX seen_age ON seen(seen_at);"
+	"DROP TABLE names;"
+	"CREATE VIRTUAL TABLE names USING fts5(label,"
+	" tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');"
+	"INSERT INTO names(rowid, label) SELECT id * 4294967296, name FROM torrents;"
+	"INSERT INTO names(rowid, label)"
+	" SELECT torrent_id * 4294967296 + idx + 1, path FROM files;"
+	"CREATE TRIGGER seen_ai AFTER INSERT ON seen BEGIN"
+	" INSERT INTO names(rowid, label)"
+	"  VALUES (new.id - 4611686018427387904, new.name);"
+	" END;"
+	"CREATE TRIGGER seen_au AFTER UPDATE OF name ON seen BEGIN"
+	" UPDATE names SET label = new.name"
+	"  WHERE rowid = new.id - 4611686018427387904;"
+	" END;"
+	"CREATE TRIGGER seen_ad AFTER DELETE ON seen BEGIN"
+	" DELETE FROM names WHERE rowid = old.id - 4611686018427387904;"
+	" END;",
 };
 
 _Static_assert(nitems(migrations) == STORE_SCHEMA_VERSION,
@@ -130,12 +174,18 @@ enum stmt {
 	ST_DHT_CLEAR,
 	ST_DHT_ADD,
 	ST_DHT_GET,
+	ST_SET_SEARCHABLE,
+	ST_HITS,
+	ST_SEEN_UPDATE,
+	ST_SEEN_INSERT,
+	ST_SEEN_COUNT,
+	ST_SEEN_TRIM,
 	ST_COUNT
 };
 
 #define TORRENT_COLUMNS	"id, info_hash, name, info, data_path, save_dir," \
 	" origin, paused, needs_check, have, added_at, completed_at, uploaded," \
-	" downloaded, error"
+	" downloaded, error, searchable"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	/* IMMEDIATE: take the write lock now rather than fail half way through. */
@@ -149,7 +199,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_VERSION] = "PRAGMA user_version",
 	[ST_TORRENT_INSERT] = "INSERT INTO torrents (" TORRENT_COLUMNS ")"
 	    " VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	    " ?13, ?14)"
+	    " ?13, ?14, ?15)"
 	    " ON CONFLICT (info_hash) DO NOTHING",
 	[ST_TORRENT_DELETE] = "DELETE FROM torrents WHERE id = ?1",
 	[ST_SET_PAUSED] = "UPDATE torrents SET paused = ?2 WHERE id = ?1",
@@ -190,12 +240,58 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DHT_CLEAR] = "DELETE FROM dht_nodes",
 	[ST_DHT_ADD] = "INSERT OR REPLACE INTO dht_nodes (addr, id, seen_at) VALUES (?1, ?2, ?3)",
 	[ST_DHT_GET] = "SELECT addr, id FROM dht_nodes ORDER BY seen_at DESC LIMIT ?1",
+	[ST_SET_SEARCHABLE] = "UPDATE torrents SET searchable = ?2 WHERE id = ?1",
+	/*
+	 * ?1 query, ?2 hits wanted, ?3 index rows ranked at most. m: the
+	 * matching rows, newest first (ours, then seen), scored by p2p_rank;
+	 * g: the best row of each torrent (SQLite takes the bare columns from
+	 * the min() row); top: boosted by sources and cut to ?2 before the
+	 * per-torrent details (sums over files) are read for those few.
+	 */
+	[ST_HITS] = "WITH m AS ("
+	    " SELECT rowid AS r, label, p2p_rank(names) AS sc FROM names"
+	    " WHERE names MATCH ?1 ORDER BY rowid DESC LIMIT ?3),"
+	    " g AS ("
+	    " SELECT CASE WHEN r < 0 THEN r ELSE r >> 32 END AS k, r, label,"
+	    " min(sc) AS sc FROM m GROUP BY 1),"
+	    " top AS ("
+	    " SELECT g.k, g.r, g.label, coalesce(s.sources, 0) AS src,"
+	    " g.sc * (1.0 + 0.5 * coalesce(s.sources, 0) /"
+	    " (coalesce(s.sources, 0) + 10.0)) AS rank"
+	    " FROM g LEFT JOIN seen s"
+	    " ON g.k < 0 AND s.id = g.k + 4611686018427387904"
+	    " ORDER BY rank, g.k DESC LIMIT ?2)"
+	    " SELECT top.k, top.r, top.label, top.rank, top.src,"
+	    " coalesce(t.info_hash, s.info_hash), coalesce(t.name, s.name),"
+	    " CASE WHEN top.k > 0 THEN (SELECT coalesce(sum(length), 0) FROM files"
+	    "  WHERE torrent_id = top.k) ELSE s.size END,"
+	    " CASE WHEN top.k > 0 THEN (SELECT count(*) FROM files"
+	    "  WHERE torrent_id = top.k) ELSE s.files END,"
+	    " coalesce(t.searchable, 0)"
+	    " FROM top LEFT JOIN torrents t ON top.k > 0 AND t.id = top.k"
+	    " LEFT JOIN seen s ON top.k < 0 AND s.id = top.k + 4611686018427387904"
+	    " ORDER BY top.rank, top.k DESC",
+	/* Update first: its change count tells a new row from a known one. */
+	[ST_SEEN_UPDATE] = "UPDATE seen SET name = ?2, size = ?3, files = ?4,"
+	    " sources = max(sources, ?5), seen_at = max(seen_at, ?6)"
+	    " WHERE info_hash = ?1",
+	[ST_SEEN_INSERT] = "INSERT INTO seen (info_hash, name, size, files,"
+	    " sources, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SEEN_COUNT] = "SELECT count(*) FROM seen",
+	[ST_SEEN_TRIM] = "DELETE FROM seen WHERE id IN"
+	    " (SELECT id FROM seen ORDER BY seen_at, id LIMIT ?1)",
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char errmsg[256];
+	/*
+	 * Rows in seen, or -1 when unknown (after a rollback): counting is a
+	 * scan, so store_seen_put keeps the number rather than ask each time.
+	 */
+	int64_t seen_rows;
+	int seen_max;
 };
 
 /* Growable arrays behind the borrowed trackers/files of a foreach row. */
@@ -432,6 +528,94 @@ configure(sqlite3 *db)
 	return rc;
 }
 
+/* --- ranking --- */
+
+#define RANK_K1		1.2	/* bm25's usual term-frequency saturation */
+#define RANK_B		0.75	/* and length normalisation */
+#define RANK_EXACT	1000.0	/* more than any score of STORE_TERMS_MAX terms */
+
+/*
+ * p2p_rank(names): the score of one matching row, lower is better:
+ *
+ *   -sum over query terms of tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))
+ *   - 1000 if the query's terms cover every token of the label
+ *
+ * That is bm25 with every term's IDF at 1. FTS5's own bm25() computes IDF
+ * by walking each term's whole posting list on every query (O(matches) of
+ * the commonest word, ~12 ms for a word in 4% of a million names); since
+ * every hit contains every term (AND), IDF would only reweight tf between
+ * terms, which matters little for names of a few words. The exact bonus
+ * puts "Big Buck Bunny" before "Big Buck Bunny 4K" whatever the lengths
+ * and sources. Each term adds at most k1 + 1 = 2.2, so the bonus dominates.
+ */
+static void
+rank_fn(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
+    int nval, sqlite3_value **val)
+{
+	int tf[STORE_TERMS_MAX] = { 0 };
+	sqlite3_int64 nrow = 0, total = 0;
+	uint64_t covered = 0;
+	int nphrase, ninst = 0, dl = 0, rc;
+	double avgdl, norm, score = 0;
+
+	nphrase = api->xPhraseCount(fc);
+	rc = api->xRowCount(fc, &nrow);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnTotalSize(fc, 0, &total);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnSize(fc, 0, &dl);
+	if (rc == SQLITE_OK)
+		rc = api->xInstCount(fc, &ninst);
+	for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+		int ph, col, off, n;
+
+		if ((rc = api->xInst(fc, i, &ph, &col, &off)) != SQLITE_OK)
+			break;
+		if (ph >= 0 && ph < STORE_TERMS_MAX)
+			tf[ph]++;
+		/* Which token positions some query term covers, for "exact". */
+		n = api->xPhraseSize(fc, ph);
+		for (int j = 0; j < n; j++)
+			if (off + j >= 0 && off + j < 64)
+				covered |= (uint64_t)1 << (off + j);
+	}
+	if (rc != SQLITE_OK) {
+		sqlite3_result_error_code(ctx, rc);
+		return;
+	}
+	avgdl = nrow > 0 && total > 0 ? (double)total / (double)nrow : 1.0;
+	norm = RANK_K1 * (1.0 - RANK_B + RANK_B * dl / avgdl);
+	for (int p = 0; p < nphrase && p < STORE_TERMS_MAX; p++)
+		if (tf[p] > 0)
+			score -= tf[p] * (RANK_K1 + 1.0) / (tf[p] + norm);
+	if (dl > 0 && dl <= 64 &&
+	    covered == (dl == 64 ? UINT64_MAX : ((uint64_t)1 << dl) - 1))
+		score -= RANK_EXACT;
+	sqlite3_result_double(ctx, score);
+}
+
+/* Gives this connection p2p_rank; FTS5 finds it when a statement is prepared. */
+static int
+register_rank(sqlite3 *db)
+{
+	fts5_api *api = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = SQLITE_OK;
+	(void)sqlite3_finalize(st);	/* repeats the step's error */
+	if (rc != SQLITE_OK)
+		return rc;
+	if (api == NULL || api->iVersion < 2)
+		return SQLITE_ERROR;
+	return api->xCreateFunction(api, "p2p_rank", NULL, rank_fn, NULL);
+}
+
 static int
 prepare_all(struct store *s)
 {
@@ -567,6 +751,12 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	if (open_migrate(s, path, err, errlen) == -1)
 		goto fail;
+	if ((rc = register_rank(s->db)) != SQLITE_OK) {
+		open_refuse(err, errlen, path, s->db, rc, "register rank");
+		goto fail;
+	}
+	s->seen_rows = -1;
+	s->seen_max = STORE_SEEN_MAX;
 	if ((rc = prepare_all(s)) != SQLITE_OK) {
 		open_refuse(err, errlen, path, s->db, rc, "prepare");
 		goto fail;
@@ -622,6 +812,7 @@ store_commit(struct store *s)
 int
 store_rollback(struct store *s)
 {
+	s->seen_rows = -1;	/* inserts may have been undone */
 	return run(s, stmt(s, ST_ROLLBACK), "rollback");
 }
 
@@ -684,6 +875,8 @@ bind_torrent(sqlite3_stmt *st, const struct store_torrent *t)
 		rc = sqlite3_bind_int64(st, 13, (int64_t)t->downloaded);
 	if (rc == SQLITE_OK)
 		rc = bind_text(st, 14, t->error);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 15, t->searchable != 0);
 	return rc;
 }
 
@@ -816,6 +1009,15 @@ store_torrent_set_have(struct store *s, int64_t id, const uint8_t *have,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int(st, 3, needs_check != 0);
 	return run_id(s, st, rc, id, "set have");
+}
+
+int
+store_torrent_set_searchable(struct store *s, int64_t id, int searchable)
+{
+	sqlite3_stmt *st = stmt(s, ST_SET_SEARCHABLE);
+
+	return run_id(s, st, sqlite3_bind_int(st, 2, searchable != 0), id,
+	    "set searchable");
 }
 
 int
@@ -1006,6 +1208,7 @@ torrent_from_row(sqlite3_stmt *st, struct store_torrent *t)
 	t->uploaded = (uint64_t)sqlite3_column_int64(st, 12);
 	t->downloaded = (uint64_t)sqlite3_column_int64(st, 13);
 	t->error = col_text(st, 14);
+	t->searchable = sqlite3_column_int(st, 15);
 }
 
 /*
@@ -1164,6 +1367,247 @@ store_search(struct store *s, const char *words, int limit, store_match_cb cb,
 	done(st);
 	free(q);
 	return ret;
+}
+
+/* --- search hits --- */
+
+/* Token characters (UTF-8 sequences count once) at the end of w[0..len). */
+static size_t
+last_token_chars(const char *w, size_t len)
+{
+	size_t n = 0;
+
+	while (len > 0) {
+		unsigned char c = (unsigned char)w[len - 1];
+
+		if (c < 0x80 && !has_token(w + len - 1, 1))
+			break;
+		if (c < 0x80 || c >= 0xc0)
+			n++;
+		len--;
+	}
+	return n;
+}
+
+/*
+ * Builds the FTS5 query of store_search_hits: every word and phrase goes
+ * in as an FTS5 string ("...", a " doubled), so no operator, column filter
+ * or bracket of the input means anything to FTS5; strings side by side are
+ * ANDed. A trailing * makes the last token a prefix, but only from 2
+ * characters on: "a*" would merge every term's posting list (the prefix
+ * indexes hold 2 and 3). *q is NULL when nothing is left to look for.
+ */
+static int
+hits_query(const char *query, char **q)
+{
+	struct buf b;
+	const char *p = query, *w, *end;
+	size_t len;
+	int nterms = 0, prefix;
+
+	*q = NULL;
+	buf_init(&b, 0);
+	while (*p != '\0' && nterms < STORE_TERMS_MAX) {
+		while (is_space(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '"') {
+			/* A phrase runs to the next quote, or to the end. */
+			w = p + 1;
+			for (end = w; *end != '\0' && *end != '"'; end++)
+				;
+			len = (size_t)(end - w);
+			p = *end == '"' ? end + 1 : end;
+			prefix = *p == '*';
+			while (*p == '*')
+				p++;
+		} else {
+			w = p;
+			for (end = w; *end != '\0' && !is_space(*end); end++)
+				;
+			p = end;
+			len = (size_t)(end - w);
+			for (prefix = 0; len > 0 && w[len - 1] == '*'; len--)
+				prefix = 1;
+		}
+		if (len == 0 || !has_token(w, len))
+			continue;
+		if (prefix && last_token_chars(w, len) < 2)
+			prefix = 0;
+		if (put_word(&b, w, len) == -1 || (prefix && buf_putc(&b, '*') == -1))
+			goto nomem;
+		nterms++;
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return SQLITE_OK;
+	}
+	if ((*q = buf_steal(&b, NULL)) == NULL)
+		goto nomem;
+	return SQLITE_OK;
+nomem:
+	buf_free(&b);
+	return SQLITE_NOMEM;
+}
+
+/*
+ * Ranking (ST_HITS): the best p2p_rank of the torrent's name and files
+ * (see rank_fn), times a boost for sources that saturates at 1.5:
+ *
+ *   rank = best_p2p_rank * (1 + 0.5 sources / (sources + 10))
+ *
+ * Scores are negative, so the boost makes a hit better: 10 sources give
+ * x1.25, 100 x1.45. Among equal names more sources come first; a partial
+ * match gains at most half its score, never the exact bonus. Ties go to
+ * the newest. When more than STORE_RANK_ROWS index rows match, only the
+ * newest that many (ours first, then seen results) are ranked.
+ */
+int
+store_search_hits(struct store *s, const char *query, int limit, store_hit_cb cb,
+    void *ctx)
+{
+	sqlite3_stmt *st = stmt(s, ST_HITS);
+	struct store_hit h;
+	char *q;
+	int rc, ret = 0;
+
+	if (limit <= 0 || limit > STORE_SEARCH_MAX)
+		limit = STORE_SEARCH_MAX;
+	/* No name is that long: a pasted blob matches nothing, not an error. */
+	if (query == NULL || strlen(query) > STORE_WORDS_MAX)
+		return 0;
+	if ((rc = hits_query(query, &q)) != SQLITE_OK)
+		return fail(s, "search", rc);
+	if (q == NULL)
+		return 0;	/* nothing to look for matches nothing */
+	rc = sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 2, limit);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 3, STORE_RANK_ROWS);
+	if (rc != SQLITE_OK) {
+		done(st);
+		free(q);
+		return fail(s, "search", rc);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t k = sqlite3_column_int64(st, 0);
+		int64_t r = sqlite3_column_int64(st, 1);
+
+		/* A torrent row gone between the match and the join: skip it. */
+		if (sqlite3_column_bytes(st, 5) != 20)
+			continue;
+		memset(&h, 0, sizeof(h));
+		memcpy(h.info_hash, sqlite3_column_blob(st, 5), 20);
+		h.kind = k > 0 ? STORE_HIT_LOCAL : STORE_HIT_SEEN;
+		h.torrent_id = k > 0 ? k : 0;
+		h.matched = k > 0 && (r & 0xffffffff) ? col_text(st, 2) : NULL;
+		h.rank = sqlite3_column_double(st, 3);
+		h.sources = (uint32_t)sqlite3_column_int64(st, 4);
+		h.name = col_text(st, 6);
+		h.size = (uint64_t)sqlite3_column_int64(st, 7);
+		h.files = (uint32_t)sqlite3_column_int64(st, 8);
+		h.searchable = sqlite3_column_int(st, 9);
+		if ((ret = cb(ctx, &h)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "search", rc);
+	done(st);
+	free(q);
+	return ret;
+}
+
+static int
+bind_seen(sqlite3_stmt *st, const uint8_t ih[20], const char *name, uint64_t size,
+    uint32_t files, uint32_t sources, int64_t seen_at)
+{
+	int rc;
+
+	rc = bind_blob(st, 1, ih, 20);
+	if (rc == SQLITE_OK)
+		rc = bind_text(st, 2, name != NULL ? name : "");
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (int64_t)size);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, files);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, sources);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, seen_at);
+	if (rc != SQLITE_OK)
+		done(st);
+	return rc;
+}
+
+/* Forgets the oldest seen results beyond s->seen_max. */
+static int
+seen_trim(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s->seen_rows < 0) {
+		st = stmt(s, ST_SEEN_COUNT);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			s->seen_rows = sqlite3_column_int64(st, 0);
+		done(st);
+		if (rc != SQLITE_ROW)
+			return fail(s, "count seen", rc);
+	}
+	if (s->seen_rows <= s->seen_max)
+		return 0;
+	st = stmt(s, ST_SEEN_TRIM);
+	if ((rc = sqlite3_bind_int64(st, 1, s->seen_rows - s->seen_max)) != SQLITE_OK) {
+		done(st);
+		return fail(s, "trim seen", rc);
+	}
+	if (run(s, st, "trim seen") == -1)
+		return -1;
+	s->seen_rows -= sqlite3_changes(s->db);
+	return 0;
+}
+
+int
+store_seen_put(struct store *s, const uint8_t ih[20], const char *name, uint64_t size,
+    uint32_t files, uint32_t sources, int64_t seen_at)
+{
+	sqlite3_stmt *st = stmt(s, ST_SEEN_UPDATE);
+	int rc;
+
+	if (op_begin(s, "put seen") == -1)
+		return -1;
+	if ((rc = bind_seen(st, ih, name, size, files, sources, seen_at)) != SQLITE_OK)
+		rc = fail(s, "put seen", rc);
+	else
+		rc = run(s, st, "put seen");
+	if (rc == 0 && sqlite3_changes(s->db) == 0) {
+		st = stmt(s, ST_SEEN_INSERT);
+		if ((rc = bind_seen(st, ih, name, size, files, sources,
+		    seen_at)) != SQLITE_OK)
+			rc = fail(s, "put seen", rc);
+		else
+			rc = run(s, st, "put seen");
+		if (rc == 0 && s->seen_rows >= 0)
+			s->seen_rows++;
+	}
+	if (rc == 0)
+		rc = seen_trim(s);
+	if ((rc = op_end(s, rc, "put seen")) == -1)
+		s->seen_rows = -1;	/* the savepoint undid what we counted */
+	return rc;
+}
+
+int
+store_seen_limit(struct store *s, int max)
+{
+	int old = s->seen_max;
+
+	if (max > 0)
+		s->seen_max = max;
+	return old;
 }
 
 /* --- settings --- */

@@ -7,7 +7,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum store_origin {
 	STORE_ORIGIN_ADDED = 0,		/* from a .torrent */
@@ -44,6 +44,7 @@ struct store_torrent {
 	uint64_t uploaded;
 	uint64_t downloaded;
 	const char *error;		/* NULL unless the torrent is in error */
+	int searchable;			/* 1: others' searches may find it; set it on insert */
 	const struct store_tracker *trackers;	/* read: filled by foreach */
 	size_t tracker_count;
 	const struct store_file *files;		/* read: filled by foreach */
@@ -95,6 +96,52 @@ int store_torrent_foreach(struct store *s, store_torrent_cb cb, void *ctx);
 /* Full-text search over torrent and file names (FTS5 query syntax, escaped). */
 typedef int (*store_match_cb)(void *ctx, int64_t torrent_id, const char *path, double rank);
 int store_search(struct store *s, const char *words, int limit, store_match_cb cb, void *ctx);
+
+/* --- the search index: our torrents and results seen in network searches --- */
+
+#define STORE_SEEN_MAX		100000	/* seen results kept, newest first */
+
+enum store_origin_kind {
+	STORE_HIT_LOCAL = 1,	/* ours: shared or downloaded */
+	STORE_HIT_SEEN = 2,	/* seen in an earlier network search */
+};
+
+/* One search result. Pointers are borrowed: valid during the callback only. */
+struct store_hit {
+	uint8_t info_hash[20];
+	const char *name;	/* torrent name */
+	const char *matched;	/* the file path that matched, or NULL if the name did */
+	uint64_t size;		/* bytes; 0 for a magnet without metadata */
+	uint32_t files;
+	uint32_t sources;	/* seen results: peers that offered it; ours: 0 */
+	int kind;		/* STORE_HIT_* */
+	int64_t torrent_id;	/* ours: the id; seen: 0 */
+	int searchable;		/* ours: the flag; seen: 0 */
+	double rank;		/* lower is better */
+};
+typedef int (*store_hit_cb)(void *ctx, const struct store_hit *h);
+
+/*
+ * Searches names and file paths of our torrents and of seen results.
+ * Query: words (all must match), "quoted phrases", and word* or "phr ase"*
+ * prefixes (at least 2 characters before the *); case and accents fold.
+ * One hit per torrent, best first, at most limit (1..1000); the ranking is
+ * described in store.c. Operators in the input are plain text, and a query
+ * with no word left after cleaning matches nothing. Returns 0, -1 on error,
+ * or the callback's non-zero value that stopped the walk.
+ */
+int store_search_hits(struct store *s, const char *query, int limit, store_hit_cb cb,
+    void *ctx);
+/*
+ * Records a network result: inserts it, or updates name, size and files,
+ * keeps the larger sources and the later seen_at. Then forgets the oldest
+ * rows beyond the limit (STORE_SEEN_MAX).
+ */
+int store_seen_put(struct store *s, const uint8_t ih[20], const char *name, uint64_t size,
+    uint32_t files, uint32_t sources, int64_t seen_at);
+/* Sets how many seen results are kept (tests use a small one); returns the old limit. */
+int store_seen_limit(struct store *s, int max);
+int store_torrent_set_searchable(struct store *s, int64_t id, int searchable);
 
 /* Settings: text values by key. get returns 1 found (*value malloc'd), 0 absent, -1 error. */
 int store_setting_get(struct store *s, const char *key, char **value);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bitfield.h"
+#include "conf.h"
 #include "hasher.h"
 #include "log.h"
 #include "magnet.h"
@@ -41,6 +42,7 @@ struct torrent {
 	char *save_dir;
 	int origin;
 	int paused;
+	int searchable;			/* others' searches may find it */
 	char *error;			/* non-NULL: state error */
 	struct bitfield have;
 	int64_t added_at;
@@ -175,6 +177,7 @@ torrent_new(struct session *s, const struct store_torrent *row, struct metainfo 
 		goto fail;
 	t->origin = row->origin;
 	t->paused = row->paused;
+	t->searchable = 1;	/* TODO(store): row->searchable once schema 3 lands */
 	t->added_at = row->added_at;
 	t->completed_at = row->completed_at;
 	t->uploaded = row->uploaded;
@@ -288,6 +291,12 @@ int
 torrent_origin(const struct torrent *t)
 {
 	return t->origin;
+}
+
+int
+torrent_searchable(const struct torrent *t)
+{
+	return t->searchable;
 }
 
 int
@@ -762,10 +771,14 @@ torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
 	struct netaddr keep[KEEP_PEERS];
 	size_t nkeep;
 	char err[256], *path = NULL;
+	/* max_metadata_size and max_files_per_torrent hold for dicts from peers too. */
+	const struct conf *c = session_conf(t->s);
+	struct mi_limits lim = { (size_t)c->max_files_per_torrent,
+	    (size_t)c->max_metadata_size };
 
 	if (t->mi != NULL)
 		return 0;
-	if (metainfo_parse_info(info, len, &mi_default_limits, &mi, err, sizeof(err)) == -1 ||
+	if (metainfo_parse_info(info, len, &lim, &mi, err, sizeof(err)) == -1 ||
 	    memcmp(mi->info_hash, t->ih, 20) != 0) {
 		log_warnx("torrent %lld %s: unusable info dict from peers: %s", (long long)t->id,
 		    t->hex, mi ? "info-hash differs" : err);

@@ -42,6 +42,8 @@ const struct metainfo *torrent_metainfo(const struct torrent *t);
 enum torrent_state torrent_state(const struct torrent *t);
 /* BEP 27: a private torrent finds peers through its trackers only (no DHT, LSD or PEX). */
 int torrent_is_private(const struct torrent *t);
+/* Whether other peers' searches may find it (share --no-search clears it). */
+int torrent_searchable(const struct torrent *t);
 
 /* The torrent object of docs/control-api.md; detail adds get's extra fields. */
 json_t *torrent_json(const struct torrent *t, int detail);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bitfield.h"
+#include "conf.h"
 #include "choker.h"
 #include "extmsg.h"
 #include "log.h"
@@ -266,9 +267,12 @@ transfer_peer_ext(struct transfer *tr, struct peer *p, int has_ut_metadata,
 
 	if (!tr->magnet || !has_ut_metadata)
 		return;
-	if (metadata_size <= 0 || metadata_size > EXTMSG_MAX_METADATA) {
-		log_info("peer %s: offers metadata of %lld bytes; not asking it",
-		    peer_addr_str(p), (long long)metadata_size);
+	/* BEP 9's own cap, and the configured max_metadata_size below it. */
+	if (metadata_size <= 0 || metadata_size > EXTMSG_MAX_METADATA ||
+	    metadata_size > session_conf(tr->s)->max_metadata_size) {
+		log_info("peer %s: offers metadata of %lld bytes; not asking it "
+		    "(max_metadata_size %d)", peer_addr_str(p), (long long)metadata_size,
+		    session_conf(tr->s)->max_metadata_size);
 		return;
 	}
 	if (tr->meta == NULL) {

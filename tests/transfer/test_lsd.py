@@ -25,6 +25,8 @@ NETNS_MARK = 'P2P_LSD_TEST_NETNS'
 GROUP = '239.192.152.143'
 PORT = 6771
 SKIP = 77
+V6 = ('fd00:14::2', 'fd00:14::3')     # unique local addresses, on our veth pair only
+LT_IP = '127.0.0.9'                     # libtorrent's, apart from the daemons' 127.0.0.2-4
 
 
 def skip(why):
@@ -57,8 +59,14 @@ def enter_netns():
     names = [ln.split(':')[1].strip().split('@')[0] for ln in links.splitlines() if ':' in ln]
     if names != ['lo']:
         sys.exit('refusing to run: the namespace has interfaces other than lo: %s' % names)
+    # IPv4 on lo; IPv6 multicast does not loop back on lo, so a veth pair (both
+    # ends in this namespace) is the "LAN" of the IPv6 test.
     for cmd in (['ip', 'link', 'set', 'lo', 'up'], ['ip', 'link', 'set', 'lo', 'multicast', 'on'],
-                ['ip', 'route', 'add', '224.0.0.0/4', 'dev', 'lo']):
+                ['ip', 'route', 'add', '224.0.0.0/4', 'dev', 'lo'],
+                ['ip', 'link', 'add', 'lsd0', 'type', 'veth', 'peer', 'name', 'lsd1'],
+                ['ip', 'link', 'set', 'lsd0', 'up'], ['ip', 'link', 'set', 'lsd1', 'up'],
+                ['ip', '-6', 'addr', 'add', V6[0] + '/64', 'dev', 'lsd0', 'nodad'],
+                ['ip', '-6', 'addr', 'add', V6[1] + '/64', 'dev', 'lsd1', 'nodad']):
         r = run(cmd)
         if r.returncode != 0:
             sys.exit('cannot set up the namespace: %s: %s' % (' '.join(cmd), r.stdout.decode()))
@@ -270,6 +278,97 @@ class LsdTest(XferTest):
         self.assertEqual(self.peers_of(leecher, tq['id']), [],
                          'the private torrent got a peer without being told of one')
         self.assertEqual(leecher.call('torrent.get', {'id': tq['id']})['pieces_have'], 0)
+
+    def v6_node(self, addr):
+        d = self.daemon(listen='[%s]:0' % addr, lsd=True, args=['--log-level', 'debug'])
+        d.ip = addr
+        d.addr = self.listen_addr(d)
+        return d
+
+    def test_ipv6(self):
+        """The same over IPv6: [ff15::efc0:988f]:6771 out of the listen address's interface."""
+        seeder = self.v6_node(V6[0])
+        leecher = self.v6_node(V6[1])
+        for d in (seeder, leecher):
+            lsd = self.lsd_status(d)
+            self.assertEqual((lsd['enabled'], lsd['groups']), (True, ['[ff15::efc0:988f]:6771']),
+                             lsd)
+        data = data_bytes(1 * MiB + 77, 'lsd6')
+        ih, meta, base = self.prepared(seeder, 'six.bin', data)
+        t = leecher.call('torrent.add', {'magnet': magnet(ih)})
+        self.start_seeding(seeder, meta, base)
+        self.wait_done(leecher, t['id'], 60, what='download found by LSD over IPv6')
+        self.assertSameBytes(os.path.join(leecher.download_dir, 'six.bin'), data)
+        self.assertIn('found peer %s' % seeder.addr, leecher.all_logs().decode())
+
+    def test_libtorrent(self):
+        """libtorrent (enable_lsd) and p2pd find each other, both ways, by LSD alone."""
+        try:
+            import libtorrent as lt
+        except ModuleNotFoundError:
+            self.skipTest('python3-libtorrent is not installed')
+        d = self.lsd_node(2)
+        work = self.tmpdir()
+        ses = lt.session({'listen_interfaces': LT_IP + ':0', 'enable_lsd': True,
+                          'enable_dht': False, 'enable_upnp': False, 'enable_natpmp': False,
+                          'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+                          'alert_mask': lt.alert.category_t.error_notification
+                          | lt.alert.category_t.peer_notification
+                          | lt.alert.category_t.status_notification
+                          | lt.alert.category_t.storage_notification})
+        log = []
+
+        def stop_lt():
+            # Quiet at once: the session object may outlive the test in Python.
+            ses.apply_settings({'enable_lsd': False})
+            for h in ses.get_torrents():
+                ses.remove_torrent(h)
+            ses.pause()
+        self.addCleanup(stop_lt)
+
+        def pump():
+            for a in ses.pop_alerts():
+                log.append('%s: %s' % (type(a).__name__, a.message()))
+
+        def lt_done(h, what):
+            def check():
+                pump()
+                return h.status().is_seeding
+            try:
+                wait_until(check, 60, 0.1, what)
+            except AssertionError as e:
+                self.fail('%s\nlibtorrent: %s' % (e, '\n'.join(log[-30:])))
+
+        # libtorrent seeds, p2pd downloads from a magnet.
+        a_data = data_bytes(1 * MiB + 5, 'lt-a')
+        write_file(os.path.join(work, 'lt', 'from_lt.bin'), a_data)
+        fs = lt.file_storage()
+        lt.add_files(fs, os.path.join(work, 'lt', 'from_lt.bin'))
+        ct = lt.create_torrent(fs, 64 * 1024, lt.create_torrent.v1_only)
+        lt.set_piece_hashes(ct, os.path.join(work, 'lt'))
+        ti = lt.torrent_info(lt.bencode(ct.generate()))
+        a_ih = str(ti.info_hashes().v1)
+        t = d.call('torrent.add', {'magnet': magnet(a_ih)})
+        ha = ses.add_torrent({'ti': ti, 'save_path': os.path.join(work, 'lt')})
+        lt_done(ha, 'libtorrent to check its own data')
+        self.wait_done(d, t['id'], 60, what='p2pd download from libtorrent found by LSD')
+        self.assertSameBytes(os.path.join(d.download_dir, 'from_lt.bin'), a_data)
+        self.assertIn('found peer %s:' % LT_IP, d.all_logs().decode())
+
+        # p2pd seeds, libtorrent downloads from a magnet.
+        b_data = data_bytes(1 * MiB + 9, 'lt-b')
+        b_ih, b_meta, base = self.prepared(d, 'to_lt.bin', b_data)
+        atp = lt.parse_magnet_uri(magnet(b_ih))
+        atp.save_path = os.path.join(work, 'lt-dl')
+        hb = ses.add_torrent(atp)
+        pump()
+        self.start_seeding(d, b_meta, base)
+        lt_done(hb, 'libtorrent download from p2pd found by LSD')
+        # libtorrent calls a torrent finished before its blocks reach the disk.
+        hb.flush_cache()
+        wait_until(lambda: pump() or any(x.startswith('cache_flushed_alert') for x in log),
+                   10, 0.1, 'libtorrent to write its download')
+        self.assertSameBytes(os.path.join(work, 'lt-dl', 'to_lt.bin'), b_data)
 
     def test_no_multicast_interface(self):
         """An interface without MULTICAST: one clear log line, LSD off, p2pd runs on."""

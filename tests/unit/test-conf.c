@@ -689,9 +689,9 @@ START_TEST(test_keys_table)
 	char *out;
 	size_t n = conf_keys(&k);
 	static const char *const types[] = { "path", "addr", "hostport",
-	    "url", "bool", "int", "level", "rate" };
+	    "url", "bool", "int", "level", "rate", "size" };
 
-	ck_assert_uint_eq(n, 22);
+	ck_assert_uint_eq(n, 26);
 	env_golden();
 	conf_defaults(&c);
 	out = printed(&c);

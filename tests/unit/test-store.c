@@ -176,6 +176,7 @@ sample(uint8_t hashbyte, const char *name)
 	t.have = sample_have;
 	t.have_len = sizeof(sample_have);
 	t.added_at = 1700000000;
+	t.searchable = 1;
 	return t;
 }
 
@@ -268,6 +269,31 @@ collect(void *ctx, const struct store_torrent *t)
 	}
 	o->ntrackers = t->tracker_count;
 	return 0;
+}
+
+struct flag_of {
+	int64_t id;
+	int searchable;
+};
+
+static int
+find_flag(void *ctx, const struct store_torrent *t)
+{
+	struct flag_of *f = ctx;
+
+	if (t->id == f->id)
+		f->searchable = t->searchable;
+	return 0;
+}
+
+/* The searchable flag of torrent id as store_torrent_foreach reads it. */
+static int
+seen_searchable(struct store *s, int64_t id)
+{
+	struct flag_of f = { id, -1 };
+
+	ck_assert_int_eq(store_torrent_foreach(s, find_flag, &f), 0);
+	return f.searchable;
 }
 
 static void
@@ -880,6 +906,389 @@ START_TEST(test_search_hostile)
 }
 END_TEST
 
+/*
+ * Turns the file back into what p2pd with schema 2 left: no search column,
+ * no seen table, names as schema 1 made it (no prefix indexes).
+ */
+static void
+to_schema_2(void)
+{
+	exec_raw("DROP TRIGGER seen_ai; DROP TRIGGER seen_au; DROP TRIGGER seen_ad;"
+	    " DROP TABLE seen; ALTER TABLE torrents DROP COLUMN searchable;"
+	    " DROP TABLE names;"
+	    " CREATE VIRTUAL TABLE names USING fts5(label,"
+	    "  tokenize = 'unicode61 remove_diacritics 2');"
+	    " INSERT INTO names(rowid, label) SELECT id * 4294967296, name FROM torrents;"
+	    " INSERT INTO names(rowid, label)"
+	    "  SELECT torrent_id * 4294967296 + idx + 1, path FROM files;"
+	    " PRAGMA user_version = 2");
+}
+
+/* --- store_search_hits --- */
+
+struct hit_copy {
+	uint8_t ih0;		/* first byte of the info-hash */
+	char name[64], matched[64];
+	int has_matched, kind, searchable;
+	uint64_t size;
+	uint32_t files, sources;
+	int64_t torrent_id;
+	double rank;
+};
+
+struct hit_list {
+	struct hit_copy h[16];
+	size_t n;
+};
+
+static int
+collect_hits(void *ctx, const struct store_hit *h)
+{
+	struct hit_list *l = ctx;
+	struct hit_copy *o;
+
+	if (l->n < 16) {
+		o = &l->h[l->n];
+		o->ih0 = h->info_hash[0];
+		copy_str(o->name, sizeof(o->name), h->name);
+		copy_str(o->matched, sizeof(o->matched), h->matched);
+		o->has_matched = h->matched != NULL;
+		o->kind = h->kind;
+		o->searchable = h->searchable;
+		o->size = h->size;
+		o->files = h->files;
+		o->sources = h->sources;
+		o->torrent_id = h->torrent_id;
+		o->rank = h->rank;
+	}
+	l->n++;
+	return 0;
+}
+
+static size_t
+hits(struct store *s, const char *q, struct hit_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	ck_assert_msg(store_search_hits(s, q, 10, collect_hits, l) == 0,
+	    "search \"%s\" failed: %s", q, store_errmsg(s));
+	for (size_t i = 1; i < l->n && i < 16; i++)
+		ck_assert_msg(l->h[i - 1].rank <= l->h[i].rank, "\"%s\": not sorted", q);
+	return l->n;
+}
+
+static void
+seen_put(struct store *s, uint8_t hashbyte, const char *name, uint32_t sources,
+    int64_t seen_at)
+{
+	uint8_t ih[20];
+
+	memset(ih, hashbyte, sizeof(ih));
+	ck_assert_int_eq(store_seen_put(s, ih, name, 5000, 3, sources, seen_at), 0);
+}
+
+START_TEST(test_migrate_3)
+{
+	struct store *s = open_ok();
+	struct hit_list l;
+	struct seen seen;
+	uint8_t id[20];
+	int64_t a, b;
+
+	a = insert_sample(s, 0x01, "Café del Mar");
+	b = insert_sample(s, 0x02, "Kind of Blue");
+	memset(id, 0x5d, sizeof(id));
+	ck_assert_int_eq(store_dht_id_set(s, id), 0);
+	store_close(s);
+	to_schema_2();
+	ck_assert_int_eq(query_int("PRAGMA user_version"), 2);
+
+	s = open_ok();
+	ck_assert_int_eq(store_schema_version(s), 3);
+	foreach_ok(s, &seen);
+	ck_assert_uint_eq(seen.n, 2);
+	check_sample(&seen.t[0], 0x01, "Café del Mar");
+	check_sample(&seen.t[1], 0x02, "Kind of Blue");
+	/* Every torrent of before is searchable. */
+	ck_assert_int_eq(query_int("SELECT count(*) FROM torrents WHERE searchable = 1"), 2);
+	ck_assert_int_eq(store_dht_id_get(s, id), 1);
+	/* The rebuilt index holds every name and path, and search finds them. */
+	ck_assert_int_eq(query_int("SELECT count(*) FROM names"), 6);
+	ck_assert_uint_eq(hits(s, "cafe", &l), 1);
+	ck_assert_int_eq(l.h[0].torrent_id, a);
+	ck_assert_uint_eq(hits(s, "brulee", &l), 2);
+	ck_assert_uint_eq(hits(s, "blue", &l), 1);
+	ck_assert_int_eq(l.h[0].torrent_id, b);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_hits_queries)
+{
+	static const struct store_file files[] = {
+		{ "Big Buck Bunny/big_buck_bunny_1080p.mkv", 700000000 },
+		{ "Big Buck Bunny/Extras/Making Of.mkv", 300000000 },
+		{ "Big Buck Bunny/Sous-titres/Français.srt", 4000 },
+	};
+	struct store *s = open_ok();
+	struct store_torrent t = sample(0x03, "Big Buck Bunny");
+	struct hit_list l;
+	int64_t a, b;
+
+	a = insert_sample(s, 0x01, "Café del Mar");
+	ck_assert_int_eq(store_torrent_insert(s, &t, files, 3, NULL, 0, &b), 0);
+	insert_sample(s, 0x02, "Buck Rogers Big Band");
+
+	/* Words: all must match, in any order, case and accents folded. */
+	ck_assert_uint_eq(hits(s, "cafe", &l), 1);
+	ck_assert_int_eq(l.h[0].kind, STORE_HIT_LOCAL);
+	ck_assert_int_eq(l.h[0].torrent_id, a);
+	ck_assert_int_eq(l.h[0].has_matched, 0);
+	ck_assert_int_eq(l.h[0].searchable, 1);
+	ck_assert_uint_eq(l.h[0].size, 1020);
+	ck_assert_uint_eq(l.h[0].files, 2);
+	ck_assert_uint_eq(l.h[0].sources, 0);
+	ck_assert_str_eq(l.h[0].name, "Café del Mar");
+	ck_assert_uint_eq(hits(s, "CAFÉ", &l), 1);
+	ck_assert_uint_eq(hits(s, "MAR café", &l), 1);
+	ck_assert_uint_eq(hits(s, "caf", &l), 0);	/* no prefix unless asked */
+	ck_assert_uint_eq(hits(s, "cafe blue", &l), 0);
+	/* One hit per torrent, whatever number of its files match. */
+	ck_assert_uint_eq(hits(s, "bunny", &l), 1);
+	ck_assert_int_eq(l.h[0].torrent_id, b);
+	ck_assert_uint_eq(l.h[0].files, 3);
+	ck_assert_uint_eq(l.h[0].size, 1000004000);
+	ck_assert_uint_eq(hits(s, "big buck", &l), 2);
+	/* Prefixes: word* and "phrase"*; one character is too short to be one. */
+	ck_assert_uint_eq(hits(s, "caf*", &l), 1);
+	ck_assert_uint_eq(hits(s, "bu*", &l), 2);
+	ck_assert_uint_eq(hits(s, "rog*", &l), 1);
+	ck_assert_uint_eq(hits(s, "\"big buck bun\"*", &l), 1);
+	ck_assert_uint_eq(hits(s, "c*", &l), 0);
+	/* Phrases: the words next to each other, in order. */
+	ck_assert_uint_eq(hits(s, "\"big buck\"", &l), 1);
+	ck_assert_int_eq(l.h[0].torrent_id, b);
+	ck_assert_uint_eq(hits(s, "\"buck big\"", &l), 0);
+	ck_assert_uint_eq(hits(s, "\"buck rogers\" band", &l), 1);
+	ck_assert_uint_eq(hits(s, "\"BUCK ROGERS", &l), 1);	/* unterminated */
+	/* File paths: matched says which file. */
+	ck_assert_uint_eq(hits(s, "francais", &l), 1);
+	ck_assert_int_eq(l.h[0].has_matched, 1);
+	ck_assert_str_eq(l.h[0].matched, "Big Buck Bunny/Sous-titres/Français.srt");
+	ck_assert_uint_eq(hits(s, "making", &l), 1);
+	ck_assert_str_eq(l.h[0].matched, "Big Buck Bunny/Extras/Making Of.mkv");
+	ck_assert_uint_eq(hits(s, "creme brulee", &l), 2);
+	/* A name match beats a file match of the same torrent. */
+	ck_assert_uint_eq(hits(s, "bunny", &l), 1);
+	ck_assert_int_eq(l.h[0].has_matched, 0);
+	/* Empty queries match nothing. */
+	ck_assert_uint_eq(hits(s, "", &l), 0);
+	ck_assert_uint_eq(hits(s, "   ", &l), 0);
+	ck_assert_int_eq(store_search_hits(s, NULL, 10, collect_hits, &l), 0);
+	/* limit */
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_search_hits(s, "big", 1, collect_hits, &l), 0);
+	ck_assert_uint_eq(l.n, 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_hits_seen)
+{
+	struct store *s = open_ok();
+	struct hit_list l;
+	uint8_t ih[20];
+
+	insert_sample(s, 0x01, "Sintel");
+	seen_put(s, 0x50, "Sintel (2010) 4K", 7, 100);
+	ck_assert_uint_eq(hits(s, "sintel", &l), 2);
+	ck_assert_int_eq(l.h[0].kind, STORE_HIT_LOCAL);	/* exact name */
+	ck_assert_int_eq(l.h[1].kind, STORE_HIT_SEEN);
+	ck_assert_uint_eq(l.h[1].ih0, 0x50);
+	ck_assert_str_eq(l.h[1].name, "Sintel (2010) 4K");
+	ck_assert_int_eq(l.h[1].has_matched, 0);
+	ck_assert_int_eq(l.h[1].torrent_id, 0);
+	ck_assert_int_eq(l.h[1].searchable, 0);
+	ck_assert_uint_eq(l.h[1].size, 5000);
+	ck_assert_uint_eq(l.h[1].files, 3);
+	ck_assert_uint_eq(l.h[1].sources, 7);
+	/* Seen again: fewer sources keep the larger count, a new name replaces the old. */
+	memset(ih, 0x50, sizeof(ih));
+	ck_assert_int_eq(store_seen_put(s, ih, "Sintel Director's Cut", 6000, 4, 2, 200), 0);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM seen"), 1);
+	ck_assert_int_eq(query_int("SELECT seen_at FROM seen"), 200);
+	ck_assert_uint_eq(hits(s, "4k", &l), 0);
+	ck_assert_uint_eq(hits(s, "director", &l), 1);
+	ck_assert_uint_eq(l.h[0].sources, 7);
+	ck_assert_uint_eq(l.h[0].size, 6000);
+	ck_assert_uint_eq(l.h[0].files, 4);
+	ck_assert_int_eq(store_seen_put(s, ih, "Sintel Director's Cut", 6000, 4, 9, 150), 0);
+	ck_assert_uint_eq(hits(s, "director", &l), 1);
+	ck_assert_uint_eq(l.h[0].sources, 9);
+	ck_assert_int_eq(query_int("SELECT seen_at FROM seen"), 200);
+	/* A result that is also ours is listed twice, once of each kind. */
+	memset(ih, 0x01, sizeof(ih));
+	ck_assert_int_eq(store_seen_put(s, ih, "Sintel", 1, 1, 1, 300), 0);
+	ck_assert_uint_eq(hits(s, "sintel", &l), 3);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_hits_ranking)
+{
+	struct store *s = open_ok();
+	struct hit_list l;
+
+	/* Exact before partial, even when the partial match has many sources. */
+	seen_put(s, 0x10, "Big Buck Bunny 4K Remastered", 5000, 100);
+	seen_put(s, 0x11, "Big Buck Bunny", 1, 101);
+	seen_put(s, 0x12, "big.buck.bunny", 2, 102);
+	ck_assert_uint_eq(hits(s, "big buck bunny", &l), 3);
+	ck_assert_uint_eq(l.h[0].ih0, 0x12);	/* exact, 2 sources */
+	ck_assert_uint_eq(l.h[1].ih0, 0x11);	/* exact, 1 source */
+	ck_assert_uint_eq(l.h[2].ih0, 0x10);
+	ck_assert_uint_eq(hits(s, "bunny big buck", &l), 3);
+	ck_assert_uint_eq(l.h[2].ih0, 0x10);
+	/* Among equal names, more sources first. */
+	seen_put(s, 0x20, "Elephants Dream", 3, 200);
+	seen_put(s, 0x21, "Elephants Dream", 30, 201);
+	seen_put(s, 0x22, "Elephants Dream", 0, 202);
+	ck_assert_uint_eq(hits(s, "elephants", &l), 3);
+	ck_assert_uint_eq(l.h[0].ih0, 0x21);
+	ck_assert_uint_eq(l.h[1].ih0, 0x20);
+	ck_assert_uint_eq(l.h[2].ih0, 0x22);
+	/* A shorter name is the better partial match. */
+	seen_put(s, 0x30, "Tears of Steel", 0, 300);
+	seen_put(s, 0x31, "Tears of Steel Blender Foundation Open Movie Project", 0, 301);
+	ck_assert_uint_eq(hits(s, "steel", &l), 2);
+	ck_assert_uint_eq(l.h[0].ih0, 0x30);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_hits_hostile)
+{
+	static const char *const hostile[] = {
+		"\"", "\"\"", "\"cafe", "cafe\"", "ca\"fe", "'", "\\", "AND",
+		"OR", "NOT", "NEAR", "cafe AND", "AND cafe", "cafe OR blue",
+		"cafe NOT mar", "NEAR(cafe mar)", "NEAR(cafe mar, 2)", "(",
+		")", "(cafe", "cafe)", "*", "**", "* *", "\"*\"", "\"\"*", "cafe*",
+		"*cafe", "^cafe", "name:cafe", "label:cafe", "{label}:cafe",
+		"label : cafe", "-cafe", "+", "cafe + mar", ":", "{", "}", "[", "]",
+		"\t\n ", "\xff\xfe", "caf\xc3", "\xc3*", "\"\xe2\x86\x92\"*",
+		"\"*\" OR \"\"", "a OR b NOT c AND (d NEAR e)*", "rowid:1",
+		"names:x", "%", "_", "--", ";", "'; DROP TABLE torrents; --",
+		"\"a\" OR \"b", "NEAR/2", "x NEAR/2 y", "\"\"\"\"", "* OR *",
+		"a* OR b*", "e*", "9*", "0x*",
+	};
+	struct store *s = open_ok();
+	struct hit_list l;
+	char *big;
+	uint32_t r = 12345;
+
+	insert_sample(s, 0x01, "Café del Mar");
+	insert_sample(s, 0x02, "Kind of Blue");
+	insert_sample(s, 0x03, "Sintel");
+	seen_put(s, 0x40, "Elephants Dream", 3, 1);
+	/* Never an error and never everything: at most the one cafe. */
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		ck_assert_msg(hits(s, hostile[i], &l) <= 1, "\"%s\" matched %zu",
+		    hostile[i], l.n);
+	ck_assert_uint_eq(hits(s, "\"cafe", &l), 1);
+	ck_assert_uint_eq(hits(s, "(cafe)", &l), 1);
+	ck_assert_uint_eq(hits(s, "name:cafe", &l), 0);	/* "name" is a word too */
+	ck_assert_uint_eq(hits(s, "cafe OR blue", &l), 0);
+	/* 10 KB of words, of quotes, and of binary junk without NULs. */
+	ck_assert_ptr_nonnull(big = malloc(10241));
+	memset(big, 'a', 10240);
+	big[10240] = '\0';
+	ck_assert_uint_eq(hits(s, big, &l), 0);
+	for (size_t i = 0; i < 10240; i += 2)
+		big[i] = '"';
+	ck_assert_uint_eq(hits(s, big, &l), 0);
+	for (int round = 0; round < 200; round++) {
+		size_t n = 1 + (size_t)(round * 37 % 1024);
+
+		for (size_t i = 0; i < n; i++) {
+			r = r * 1103515245 + 12345;
+			big[i] = (char)(1 + (r >> 16) % 255);
+		}
+		big[n] = '\0';
+		ck_assert_msg(hits(s, big, &l) <= 1, "junk round %d matched %zu", round, l.n);
+	}
+	free(big);
+	/* Still a working database afterwards. */
+	ck_assert_uint_eq(hits(s, "cafe", &l), 1);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM torrents"), 3);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_seen_bounded)
+{
+	struct store *s = open_ok();
+	struct hit_list l;
+	char name[32];
+
+	ck_assert_int_eq(store_seen_limit(s, 50), STORE_SEEN_MAX);
+	ck_assert_int_eq(store_begin(s), 0);
+	for (int i = 0; i < 120; i++) {
+		snprintf(name, sizeof(name), "result%d common", i);
+		seen_put(s, (uint8_t)i, name, 1, 1000 + i);
+	}
+	ck_assert_int_eq(store_commit(s), 0);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM seen"), 50);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM names WHERE rowid < 0"), 50);
+	ck_assert_int_eq(query_int("SELECT min(seen_at) FROM seen"), 1070);
+	ck_assert_uint_eq(hits(s, "result0", &l), 0);
+	ck_assert_uint_eq(hits(s, "result119", &l), 1);
+	/* A refreshed result is young again and outlives the others. */
+	snprintf(name, sizeof(name), "result%d common", 70);
+	seen_put(s, 70, name, 1, 5000);
+	/* A rolled-back batch leaves the count right for the next trim. */
+	ck_assert_int_eq(store_begin(s), 0);
+	for (int i = 120; i < 150; i++)
+		seen_put(s, (uint8_t)i, "rolled back", 1, 2000 + i);
+	ck_assert_int_eq(store_rollback(s), 0);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM seen"), 50);
+	for (int i = 150; i < 200; i++) {
+		snprintf(name, sizeof(name), "result%d common", i);
+		seen_put(s, (uint8_t)i, name, 1, 3000 + i);
+	}
+	ck_assert_int_eq(query_int("SELECT count(*) FROM seen"), 50);
+	ck_assert_uint_eq(hits(s, "result70", &l), 1);
+	ck_assert_uint_eq(hits(s, "result150", &l), 0);
+	ck_assert_uint_eq(hits(s, "result151", &l), 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_searchable)
+{
+	struct store *s = open_ok();
+	struct store_torrent t = sample(0x02, "Kind of Blue");
+	struct hit_list l;
+	struct seen seen;
+	int64_t a, b;
+
+	a = insert_sample(s, 0x01, "Café del Mar");
+	t.searchable = 0;
+	ck_assert_int_eq(store_torrent_insert(s, &t, NULL, 0, NULL, 0, &b), 0);
+	foreach_ok(s, &seen);
+	ck_assert_int_eq(seen_searchable(s, a), 1);
+	ck_assert_int_eq(seen_searchable(s, b), 0);
+	/* Our own searches still find it; the flag tells the daemon not to answer. */
+	ck_assert_uint_eq(hits(s, "blue", &l), 1);
+	ck_assert_int_eq(l.h[0].searchable, 0);
+	ck_assert_int_eq(store_torrent_set_searchable(s, b, 1), 0);
+	ck_assert_int_eq(store_torrent_set_searchable(s, a, 0), 0);
+	ck_assert_int_eq(seen_searchable(s, a), 0);
+	ck_assert_int_eq(seen_searchable(s, b), 1);
+	ck_assert_uint_eq(hits(s, "blue", &l), 1);
+	ck_assert_int_eq(l.h[0].searchable, 1);
+	store_close(s);
+}
+END_TEST
+
 static int
 dht_row(void *ctx, const char *addr, const uint8_t id[20])
 {
@@ -917,6 +1326,7 @@ START_TEST(test_dht_state)
 	ck_assert_str_eq(got[1], "[::1]:7000/bb");
 	ck_assert_str_eq(got[2], "");
 	store_close(s);
+	to_schema_2();
 	exec_raw("DROP TABLE dht_nodes; DROP TABLE dht_self; PRAGMA user_version = 1");
 	s = open_ok();
 	ck_assert_int_eq(query_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -1046,6 +1456,13 @@ test_suite(void)
 	tcase_add_test(tc, test_foreach_writes);
 	tcase_add_test(tc, test_search);
 	tcase_add_test(tc, test_search_hostile);
+	tcase_add_test(tc, test_migrate_3);
+	tcase_add_test(tc, test_hits_queries);
+	tcase_add_test(tc, test_hits_seen);
+	tcase_add_test(tc, test_hits_ranking);
+	tcase_add_test(tc, test_hits_hostile);
+	tcase_add_test(tc, test_seen_bounded);
+	tcase_add_test(tc, test_searchable);
 	tcase_add_test(tc, test_settings);
 	tcase_add_test(tc, test_peers_bounded);
 	suite_add_tcase(s, tc);
