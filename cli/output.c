@@ -578,6 +578,7 @@ kv_counts(const json_t *st)
 }
 
 static void kv_dht(const json_t *dht);
+static void kv_lsd(const json_t *lsd);
 
 void
 out_status(const json_t *st)
@@ -601,7 +602,21 @@ out_status(const json_t *st)
 	    fmt_rate((double)out_jsize(st, "down_rate"), d, sizeof(d)),
 	    fmt_rate((double)out_jsize(st, "up_rate"), u, sizeof(u)));
 	out_kv("banned", "%lld", out_jint(st, "banned"));
+	kv_lsd(json_object_get(st, "lsd"));
 	kv_dht(json_object_get(st, "dht"));
+}
+
+static void
+kv_lsd(const json_t *lsd)
+{
+	if (!json_is_true(json_object_get(lsd, "enabled"))) {
+		out_kv("lsd", "off%s%s", out_jstr(lsd, "last_error", NULL) ? ": " : "",
+		    out_jstr(lsd, "last_error", ""));
+		return;
+	}
+	out_kv("lsd", "%lld announces sent, %lld heard, %lld peers found",
+	    out_jint(lsd, "announces_sent"), out_jint(lsd, "announces_received"),
+	    out_jint(lsd, "peers_found"));
 }
 
 /* --- search --- */

@@ -257,8 +257,8 @@ parse_multi(const struct be_doc *doc, uint32_t lt, const struct mi_limits *lim,
 	if (n == 0)
 		return mi_fail(err, errlen, "info.files is empty");
 	if (n > lim->max_files)
-		return mi_fail(err, errlen, "%u files, more than the limit %zu",
-		    (unsigned)n, lim->max_files);
+		return mi_fail(err, errlen, "%u files, more than the limit %zu "
+		    "(max_files_per_torrent)", (unsigned)n, lim->max_files);
 	if ((mi->files = calloc(n, sizeof(*mi->files))) == NULL)
 		return mi_fail(err, errlen, "out of memory");
 	mi->multi_file = 1;
@@ -456,8 +456,8 @@ parse_with(const uint8_t *buf, size_t len, const struct mi_limits *lim,
 	if (lim == NULL)
 		lim = &mi_default_limits;
 	if (len > lim->max_size)
-		return mi_fail(err, errlen, "%zu bytes, more than the limit %zu",
-		    len, lim->max_size);
+		return mi_fail(err, errlen, "%zu bytes, more than the limit %zu "
+		    "(max_metadata_size)", len, lim->max_size);
 	if (be_decode(buf, len, &be_default_limits, &doc, berr, sizeof(berr)) == -1)
 		return mi_fail(err, errlen, "%s", berr);
 	if ((mi = calloc(1, sizeof(*mi))) == NULL) {

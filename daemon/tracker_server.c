@@ -28,7 +28,12 @@
 #define TS_HTTP_MAX_REQ 8192
 #define TS_HTTP_MAX_OUT 65536		/* answers queued before we stop reading pipelined requests */
 #define TS_HTTP_IDLE 15.0
-#define TS_UDP_BATCH 16			/* datagrams per recvmmsg/sendmmsg */
+/*
+ * Datagrams per recvmmsg/sendmmsg. Not more: with 64 requests in flight a
+ * batch of 64 took them all, and client and tracker took turns instead of
+ * working at the same time (58000 announces/s against 77000-93000 with 16).
+ */
+#define TS_UDP_BATCH 16
 #define TS_UDP_ROUNDS 16		/* batches per wake-up, so TCP is not starved */
 #define TS_UDP_MAX_OUT 4096		/* 20 + 200 * 18: the largest answer we build */
 #define TS_CID_PERIOD 60		/* BEP 15: a connection id lives about 2 minutes */
@@ -142,7 +147,8 @@ le64(const uint8_t *p)
  * SipHash (Aumasson and Bernstein, 2012) with c compression and d finalisation
  * rounds: 2-4 where a forged value must be infeasible (connection ids), 1-3 for
  * table slots. A keyed PRF instead of SHA-1 through EVP: the id is checked on
- * every UDP announce and EVP cost more than the rest of the announce.
+ * every UDP announce, and OpenSSL (EVP SHA-1 and RAND_bytes per reply) took 9%
+ * of the tracker's CPU, a fifth of its time outside the kernel.
  */
 static uint64_t
 siphash(const uint8_t key[16], const uint8_t *p, size_t n, int c, int d)
@@ -213,7 +219,7 @@ pt_set_stamp(uint8_t *slot, size_t klen, uint16_t st)
 /*
  * The slot a key hashes to: the top of hash * cap, so cap needs not be a power
  * of two and tables can grow by half instead of doubling (a million peers in
- * 1000 swarms took 16.6 bytes each with doubling, 12 with this).
+ * 1000 swarms took 16.6 bytes each with doubling, 13.1 with this).
  */
 static uint32_t
 pt_home(const struct tracker_server *ts, const struct ptab *pt, const uint8_t *key,
@@ -508,7 +514,7 @@ swarm_announce(struct tracker_server *ts, struct swarm *sw, const struct netaddr
 
 /*
  * An empty reply with our interval. Only the fields the builders read are
- * set: clearing all 26 KB of r per announce cost more than the announce.
+ * set: clearing all 26 KB of r on every announce was 3% of the tracker's CPU.
  */
 static void
 reply_init(struct tracker_msg_reply *r)
