@@ -41,9 +41,15 @@ LIBTORRENT=${LIBTORRENT:-1}
 for v in "$NODES" "$LOOKUPS" "$BASE"; do
 	case $v in '' | *[!0-9]*) echo "NODES, LOOKUPS and BASE must be integers" >&2; exit 2 ;; esac
 done
-[ "$NODES" -ge 2 ] && [ "$NODES" -le 100 ] || { echo "NODES: 2..100" >&2; exit 2; }
+if [ "$NODES" -lt 2 ] || [ "$NODES" -gt 100 ]; then
+	echo "NODES: 2..100" >&2
+	exit 2
+fi
 [ "$LOOKUPS" -ge 1 ] || { echo "LOOKUPS: at least 1" >&2; exit 2; }
-[ $((BASE + NODES)) -le 250 ] && [ "$BASE" -ge 2 ] || { echo "BASE: 127.0.0.BASE..BASE+NODES within .2-.250" >&2; exit 2; }
+if [ "$BASE" -lt 2 ] || [ $((BASE + NODES)) -gt 250 ]; then
+	echo "BASE: 127.0.0.BASE to BASE+NODES must lie within 127.0.0.2-250" >&2
+	exit 2
+fi
 if [ "$LIBTORRENT" = 1 ] && ! /usr/bin/python3 -c 'import libtorrent' 2>/dev/null; then
 	echo "python3-libtorrent not found for /usr/bin/python3: no reference figure" >&2
 	LIBTORRENT=0
@@ -64,7 +70,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 bench_load_check
-ulimit -n 4096 2>/dev/null || true
 
 set +e
 /usr/bin/python3 "$ROOT/bench/lib/dht.py" --p2pd "$P2PD" --work "$WORK" --nodes "$NODES" \

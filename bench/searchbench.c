@@ -96,7 +96,7 @@ run(const char *db, const char *qfile, int limit)
 		if ((tab = strchr(line, '\t')) == NULL)
 			continue;
 		*tab = '\0';
-		snprintf(qs[nq].cls, sizeof(qs[nq].cls), "%s", line);
+		snprintf(qs[nq].cls, sizeof(qs[nq].cls), "%.31s", line);
 		if ((qs[nq].text = strdup(tab + 1)) == NULL)
 			return 1;
 		nq++;

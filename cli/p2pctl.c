@@ -138,6 +138,8 @@ static const struct opt share_opts[] = {
 	    " (default: chosen from the total size)" },
 	{ "--private", NULL, NULL, 0, NULL,
 	    "set the BEP 27 private flag: peers come only from trackers" },
+	{ "--no-search", NULL, NULL, 0, NULL,
+	    "never answer other peers' searches with it" },
 	{ "--tracker", NULL, "URL", 1, NULL,
 	    "announce URL, one tier each; repeat for more (default: p2pd's"
 	    " default_tracker)" },
@@ -1162,6 +1164,8 @@ share_params(struct ctl *c)
 	}
 	if (opt_given(c, "--private"))
 		json_object_set_new(p, "private", json_true());
+	if (opt_given(c, "--no-search"))
+		json_object_set_new(p, "searchable", json_false());
 	if (opt_given(c, "--tracker")) {
 		trackers = json_array();
 		for (int i = 0; i < c->nov; i++)

@@ -571,6 +571,7 @@ m_torrent_share(struct call *k)
 	p.path = pstr(k, "path");
 	p.name = pstr(k, "name");
 	p.private_flag = pbool(k, "private", 0);
+	p.no_search = !pbool(k, "searchable", 1);
 	if (pl) {
 		json_int_t v = json_integer_value(pl);
 		if (v < MI_MIN_PIECE_LENGTH || v > MI_MAX_PIECE_LENGTH || (v & (v - 1)) != 0) {
@@ -1054,7 +1055,7 @@ static const struct method method_table[] = {
 	{ "events.subscribe", m_events_subscribe, "types:a?",
 	  "Receive event notifications on this connection." },
 	{ "torrent.share", m_torrent_share,
-	  "path:s,name:s?,piece_length:i?,private:b?,trackers:a?,wait:b?",
+	  "path:s,name:s?,piece_length:i?,private:b?,searchable:b?,trackers:a?,wait:b?",
 	  "Hash a file or directory into a new torrent and seed it." },
 	{ "torrent.add", m_torrent_add, "path:s?,metainfo:s?,magnet:s?,dir:s?,paused:b?",
 	  "Add a torrent from a .torrent path, base64 metainfo or a magnet link." },

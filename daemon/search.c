@@ -2,6 +2,7 @@
 #include "search.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,9 +413,13 @@ answer_query(struct search *se, const struct netaddr *from, const struct search_
 		mi = torrent_metainfo(t);
 		memset(&found[n], 0, sizeof(found[n]));
 		memcpy(found[n].r.info_hash, torrent_info_hash(t), 20);
-		snprintf(found[n].r.name, sizeof(found[n].r.name), "%s", torrent_name(t));
+		/* Cut at a character boundary, controls blanked: one odd name must not void the answer. */
+		if (search_name_sanitize(found[n].r.name, sizeof(found[n].r.name),
+		    torrent_name(t)) == -1 || mi->total_length > INT64_MAX)
+			continue;
 		found[n].r.size = mi->total_length;
-		found[n].r.files = (uint32_t)mi->file_count;
+		found[n].r.files = mi->file_count > SEARCH_MAX_FILES ? SEARCH_MAX_FILES :
+		    (uint32_t)mi->file_count;
 		found[n].quality = search_match_quality(found[n].r.name, m->query);
 		n++;
 	}

@@ -700,7 +700,8 @@ session_add_torrent(struct session *s, struct session_add *a, int *code, char *e
 	}
 	row.origin = a->origin;
 	row.paused = a->paused;
-	row.searchable = 1;	/* store's default; private torrents are filtered when answering */
+	/* Private torrents are also never answered: that rule is the search's. */
+	row.searchable = !a->no_search;
 	row.added_at = (int64_t)time(NULL);
 	if (mi) {
 		row.info = mi->info;

@@ -78,6 +78,7 @@ struct session_add {
 	int origin;
 	int paused;
 	int have_all;			/* data verified by the caller (share) */
+	int no_search;			/* keep it out of other peers' searches */
 };
 struct torrent *session_add_torrent(struct session *s, struct session_add *a,
     int *code, char *err, size_t errlen);

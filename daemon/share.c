@@ -42,6 +42,7 @@ struct share {
 	char *name;
 	uint32_t piece_length;
 	int private_flag;
+	int no_search;
 	char **trackers;
 	size_t ntrackers;
 	uint64_t client;
@@ -442,6 +443,7 @@ hash_done(void *ctx, enum hasher_status status, const char *herr)
 	a.data_path = j->root;
 	a.origin = STORE_ORIGIN_SHARED;
 	a.have_all = 1;
+	a.no_search = j->no_search;
 	memcpy(ih, mi->info_hash, 20);
 	if ((t = session_add_torrent(s, &a, &code, err, sizeof(err))) == NULL) {
 		struct torrent *dup = code == RPC_ERR_EXISTS ?
@@ -564,6 +566,7 @@ share_start(struct shares *sh, const struct share_params *p, uint64_t *job,
 	}
 	j->piece_length = p->piece_length;
 	j->private_flag = p->private_flag;
+	j->no_search = p->no_search;
 	j->max_files = (size_t)session_conf(sh->s)->max_files_per_torrent;
 	if (p->cred != NULL) {
 		j->cred = *p->cred;

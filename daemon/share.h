@@ -16,6 +16,7 @@ struct share_params {
 	const char *name;		/* NULL: the path's last component */
 	uint32_t piece_length;		/* 0: automatic */
 	int private_flag;
+	int no_search;			/* keep it out of other peers' searches */
 	const char *const *trackers;
 	size_t tracker_count;
 	const struct access_cred *cred;	/* the client's, to check what it could read; NULL: none */

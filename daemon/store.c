@@ -23,7 +23,7 @@
  * and size, so a word in a tenth of a million names would cost tens of
  * milliseconds; past this many matches only the newest rows are ranked.
  */
-#define STORE_RANK_ROWS		2000
+#define STORE_RANK_ROWS		500
 
 /*
  * Entry i takes the schema from user_version i to i + 1, inside one
@@ -246,22 +246,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * matching rows, newest first (ours, then seen), scored by p2p_rank;
 	 * g: the best row of each torrent (SQLite takes the bare columns from
 	 * the min() row); top: boosted by sources and cut to ?2 before the
-	 * per-torrent details (sums over files) are read for those few.
+	 * per-torrent details (sums over files) are read for those few. The
+	 * matched path comes from files, not from names: reading the label
+	 * of every ranked row would cost one more lookup each.
 	 */
 	[ST_HITS] = "WITH m AS ("
-	    " SELECT rowid AS r, label, p2p_rank(names) AS sc FROM names"
+	    " SELECT rowid AS r, p2p_rank(names) AS sc FROM names"
 	    " WHERE names MATCH ?1 ORDER BY rowid DESC LIMIT ?3),"
 	    " g AS ("
-	    " SELECT CASE WHEN r < 0 THEN r ELSE r >> 32 END AS k, r, label,"
+	    " SELECT CASE WHEN r < 0 THEN r ELSE r >> 32 END AS k, r,"
 	    " min(sc) AS sc FROM m GROUP BY 1),"
 	    " top AS ("
-	    " SELECT g.k, g.r, g.label, coalesce(s.sources, 0) AS src,"
+	    " SELECT g.k, g.r, coalesce(s.sources, 0) AS src,"
 	    " g.sc * (1.0 + 0.5 * coalesce(s.sources, 0) /"
 	    " (coalesce(s.sources, 0) + 10.0)) AS rank"
 	    " FROM g LEFT JOIN seen s"
 	    " ON g.k < 0 AND s.id = g.k + 4611686018427387904"
 	    " ORDER BY rank, g.k DESC LIMIT ?2)"
-	    " SELECT top.k, top.r, top.label, top.rank, top.src,"
+	    " SELECT top.k, top.r,"
+	    " CASE WHEN top.k > 0 AND top.r & 4294967295 THEN (SELECT path FROM files"
+	    "  WHERE torrent_id = top.k AND idx = (top.r & 4294967295) - 1) END,"
+	    " top.rank, top.src,"
 	    " coalesce(t.info_hash, s.info_hash), coalesce(t.name, s.name),"
 	    " CASE WHEN top.k > 0 THEN (SELECT coalesce(sum(length), 0) FROM files"
 	    "  WHERE torrent_id = top.k) ELSE s.size END,"

@@ -177,7 +177,7 @@ torrent_new(struct session *s, const struct store_torrent *row, struct metainfo 
 		goto fail;
 	t->origin = row->origin;
 	t->paused = row->paused;
-	t->searchable = 1;	/* TODO(store): row->searchable once schema 3 lands */
+	t->searchable = row->searchable;
 	t->added_at = row->added_at;
 	t->completed_at = row->completed_at;
 	t->uploaded = row->uploaded;
