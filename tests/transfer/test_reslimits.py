@@ -128,6 +128,35 @@ class ResourceLimitTest(XferTest):
         self.assertEqual(d.call('torrent.get', {'id': t['id']})['state'], 'seeding')
         self.assertNotIn('Too many open files', d.log_text())
 
+    def test_out_of_descriptors_pauses_accepting(self):
+        """max_connections raised at run time past what max_open_files allows: the
+        descriptors do run out. The daemon must not spin on its listening sockets
+        (accept fails with EMFILE while the connection stays queued), and must
+        answer again once descriptors are free."""
+        d = self.limited(2, 'max_open_files = 100\ncontrol_max_clients = 10\n'
+                            'max_connections_per_ip = 1000\n')
+        d.call('session.set', {'key': 'max_connections', 'value': 1000})
+        d.call('torrent.add', {'magnet': 'd' * 40})
+        socks = open_peers(d.addr, 'd' * 40, 150)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        wait_until(lambda: 'listener: out of file descriptors' in d.log_text(), 10,
+                   what='the daemon to run out of descriptors')
+
+        def cpu():
+            with open('/proc/%d/stat' % d.pid) as f:
+                v = f.read().rsplit(')', 1)[1].split()
+            return (int(v[11]) + int(v[12])) / os.sysconf('SC_CLK_TCK')
+        c0, t0 = cpu(), time.monotonic()
+        time.sleep(2.0)
+        used = (cpu() - c0) / (time.monotonic() - t0)
+        print('CPU while out of descriptors: %.0f%%' % (100 * used))
+        self.assertLess(used, 0.5, 'p2pd spins while out of file descriptors')
+        for s in socks:
+            s.close()
+        socks.clear()
+        wait_until(lambda: d.call('session.status')['pid'] == d.pid, 10,
+                   what='the control socket to answer again')
+
     def test_max_open_files_too_small_is_refused(self):
         d = self.daemon(start=False, config='max_open_files = 50\ncontrol_max_clients = 10\n')
         d.start(wait=False)

@@ -115,12 +115,19 @@ class SearchTest(XferTest):
         src = os.path.join(d.root, 'Private Haystack Notes.txt')
         write_file(src, data_bytes(100000, 'priv'))
         self.seed(d, src, private=True)
+        src = os.path.join(d.root, 'Hidden Pickle Jar.txt')
+        write_file(src, data_bytes(100000, 'pickle'))
+        self.seed(d, src, searchable=False)
         # The words of the public torrent of a daemon that answers are announced...
         self.share_all([open_], ['Openly Shared Lemonade.txt'])
         self.wait_announced(nodes, ['lemonade'])
-        # ... but not those of a daemon with search_answer = no, nor a private torrent's.
+        # ... but not those of a daemon with search_answer = no, a private torrent's, nor
+        # those of a torrent shared with --no-search.
         self.assertEqual(dht_values(nodes, word_key('quietly')), set())
         self.assertEqual(dht_values(nodes, word_key('haystack')), set())
+        self.assertEqual(dht_values(nodes, word_key('pickle')), set())
+        res, _ = self.search(searcher, 'pickle', timeout=3)
+        self.assertEqual(res['results'], [])
         res, _ = self.search(searcher, 'quietly', timeout=3)
         self.assertEqual(res['results'], [])
         res, _ = self.search(searcher, 'haystack', timeout=3)
