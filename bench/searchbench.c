@@ -13,6 +13,7 @@ struct q {
 	char cls[32];
 	char *text;
 	double ms;
+	double cpu_ms;		/* this thread's CPU time: what the load of others does not add */
 	int hits;
 };
 
@@ -25,11 +26,11 @@ count_hit(void *ctx, const struct store_hit *h)
 }
 
 static double
-now_ms(void)
+clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -63,17 +64,21 @@ pct(const double *v, size_t n, double p)
 static void
 report(const char *cls, struct q *qs, size_t n)
 {
-	double v[MAXQ];
+	double v[MAXQ], c[MAXQ];
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (cls == NULL || strcmp(qs[i].cls, cls) == 0)
+		if (cls == NULL || strcmp(qs[i].cls, cls) == 0) {
+			c[m] = qs[i].cpu_ms;
 			v[m++] = qs[i].ms;
+		}
 	if (m == 0)
 		return;
 	qsort(v, m, sizeof(v[0]), by_ms);
-	printf("%-12s %5zu  p50 %7.3f  p99 %7.3f  max %7.3f ms\n", cls ? cls : "all",
-	    m, pct(v, m, 50), pct(v, m, 99), v[m - 1]);
+	qsort(c, m, sizeof(c[0]), by_ms);
+	printf("%-12s %5zu  p50 %7.3f  p99 %7.3f  max %7.3f ms   cpu p50 %7.3f"
+	    "  p99 %7.3f ms\n", cls ? cls : "all", m, pct(v, m, 50), pct(v, m, 99),
+	    v[m - 1], pct(c, m, 50), pct(c, m, 99));
 }
 
 static int
@@ -116,11 +121,13 @@ run(const char *db, const char *qfile, int limit)
 		}
 	}
 	for (size_t i = 0; i < nq; i++) {
-		double t0 = now_ms();
+		double t0 = clock_ms(CLOCK_MONOTONIC);
+		double c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 
 		qs[i].hits = 0;
 		(void)store_search_hits(s, qs[i].text, limit, count_hit, &qs[i].hits);
-		qs[i].ms = now_ms() - t0;
+		qs[i].cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+		qs[i].ms = clock_ms(CLOCK_MONOTONIC) - t0;
 		v[i] = qs[i].ms;
 		size_t c;
 		for (c = 0; c < ncls && strcmp(classes[c], qs[i].cls) != 0; c++)
@@ -140,7 +147,7 @@ run(const char *db, const char *qfile, int limit)
 	for (size_t i = 0; i < nq && i < 5; i++)
 		printf("  %7.3f ms  %3d hits  %-8s %s\n", qs[i].ms, qs[i].hits, qs[i].cls,
 		    qs[i].text);
-	printf("p99 %.3f ms: %s (target: p99 under %.0f ms)\n", p99,
+	printf("p99 %.3f ms (wall time): %s (target: p99 under %.0f ms)\n", p99,
 	    p99 < TARGET_MS ? "PASS" : "MISS", TARGET_MS);
 	return 0;
 }

@@ -61,6 +61,7 @@ struct dht_service {
 	struct dht_sock socks[SOCKS_MAX];
 	size_t nsocks;
 	ev_timer tick;
+	ev_timer kick;		/* lookups for a torrent that just started */
 	double last_save;
 	double last_bootstrap;
 	int loopback_only;	/* no public routers: they cannot be reached from 127/8 */
@@ -313,6 +314,23 @@ torrent_lookups(struct dht_service *ds, double now)
 }
 
 static void
+kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	torrent_lookups(w->data, ev_now(loop));
+}
+
+void
+dht_service_kick(struct dht_service *ds)
+{
+	/* Soon rather than now: the event comes before the torrent's transfer exists. */
+	if (!ev_is_active(&ds->kick)) {
+		ev_timer_set(&ds->kick, 0.01, 0.);
+		ev_timer_start(session_loop(ds->s), &ds->kick);
+	}
+}
+
+static void
 tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dht_service *ds = w->data;
@@ -386,6 +404,8 @@ dht_service_new(struct session *s, const struct listener *l, char *err, size_t e
 	ev_timer_init(&ds->tick, tick_cb, 1.0, 1.0);
 	ds->tick.data = ds;
 	ev_timer_start(session_loop(s), &ds->tick);
+	ev_timer_init(&ds->kick, kick_cb, 0.01, 0.);
+	ds->kick.data = ds;
 	{
 		char hex[2 * KRPC_ID_LEN + 1];
 
@@ -403,6 +423,7 @@ dht_service_free(struct dht_service *ds)
 	if (ds->d != NULL) {
 		save_table(ds);
 		ev_timer_stop(session_loop(ds->s), &ds->tick);
+		ev_timer_stop(session_loop(ds->s), &ds->kick);
 	}
 	for (size_t i = 0; i < ds->nsocks; i++) {
 		ev_io_stop(session_loop(ds->s), &ds->socks[i].io);

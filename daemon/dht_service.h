@@ -26,6 +26,8 @@ void dht_service_port(struct dht_service *ds, const struct netaddr *peer, uint16
 void dht_service_lookup(struct dht_service *ds, const uint8_t key[20]);
 /* Announces us under a search word key, at most every 15 minutes. */
 void dht_service_announce(struct dht_service *ds, const uint8_t key[20]);
+/* A torrent was added or changed state: look up the ones due without waiting for the tick. */
+void dht_service_kick(struct dht_service *ds);
 /* dht.status. */
 json_t *dht_service_json(const struct dht_service *ds);
 

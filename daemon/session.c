@@ -478,6 +478,8 @@ session_event(struct session *s, enum ctl_event ev, json_t *params)
 	if (s->search != NULL && (ev == CTL_EV_TORRENT_ADDED || ev == CTL_EV_TORRENT_REMOVED ||
 	    ev == CTL_EV_TORRENT_STATE))
 		search_torrents_changed(s->search);
+	if (s->dht != NULL && (ev == CTL_EV_TORRENT_ADDED || ev == CTL_EV_TORRENT_STATE))
+		dht_service_kick(s->dht);
 	if (s->ctl == NULL) {
 		json_decref(params);
 		return;

@@ -1468,8 +1468,12 @@ transfer_known(const struct transfer *tr, struct netaddr *out, size_t max)
 void
 transfer_add_peer(struct transfer *tr, const struct netaddr *a)
 {
-	if (netaddr_port(a) != 0)
-		known_add(tr, a, 0);
+	if (netaddr_port(a) == 0)
+		return;
+	known_add(tr, a, 0);
+	/* Dial now rather than at the next tick: a fresh magnet is waiting for exactly this. */
+	if (tr->magnet || !bitfield_full(transfer_have(tr)))
+		redial(tr, tnow(tr));
 }
 
 void

@@ -28,7 +28,7 @@ void transfer_flush(struct transfer *tr);
 
 /* Dials a peer (peer.add, and later trackers/DHT). 0, or an RPC error code with err. */
 int transfer_connect(struct transfer *tr, const struct netaddr *a, char *err, size_t errlen);
-/* An address found by the DHT or local discovery: dialled by the next tick if still needed. */
+/* An address found by the DHT, local discovery or a magnet's metadata transfer: dialled now if needed. */
 void transfer_add_peer(struct transfer *tr, const struct netaddr *a);
 /* Addresses worth dialling again: connected peers' listen addresses, then known ones. */
 size_t transfer_known(const struct transfer *tr, struct netaddr *out, size_t max);

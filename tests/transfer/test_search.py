@@ -179,6 +179,74 @@ def dht_values(nodes, key):
     return found
 
 
+class ConnectedTest(XferTest):
+    """No DHT at all: peers connected for one torrent search each other over it."""
+
+    def test_search_over_a_torrent_connection(self):
+        a = self.node(2, debug=False)
+        b = self.node(3, debug=False)
+        common = os.path.join(a.root, 'common.bin')
+        write_file(common, data_bytes(300000, 'common'))
+        _, meta = self.seed(a, common)
+        other = os.path.join(a.root, 'Gazpacho Field Recordings.ogg')
+        write_file(other, data_bytes(200000, 'gazpacho'))
+        self.seed(a, other)
+        # Slow, so the two are still connected (two seeds part) while b searches.
+        a.call('session.set', {'key': 'upload_rate_limit', 'value': '16K'})
+        t = self.leech(b, meta, peers=[a.addr])
+        wait_until(lambda: b.call('torrent.peers', {'id': t['id']})['peers'], 10, 0.1,
+                   'the two daemons to connect')
+        time.sleep(0.5)  # the extension handshakes
+        r = b.call('search.start', {'query': 'gazpacho field', 'timeout': 2})
+        res = wait_until(lambda: b.call('search.results', {'search': r['search']})['results'],
+                         5, 0.1, 'an answer over the torrent connection')
+        self.assertEqual([h['name'] for h in res], ['Gazpacho Field Recordings.ogg'])
+        self.assertEqual(res[0]['exact'], 1)
+
+    def test_flooding_peer_is_dropped(self):
+        a = self.node(2, debug=False)
+        src = os.path.join(a.root, 'flood.bin')
+        write_file(src, data_bytes(100000, 'flood'))
+        t, _ = self.seed(a, src)
+        ih = bytes.fromhex(t['info_hash'])
+        c = socket.create_connection((host_of(a.addr), int(a.addr.rsplit(':', 1)[1])), 5)
+        self.addCleanup(c.close)
+        reserved = bytearray(8)
+        reserved[5] |= 0x10
+        c.sendall(bytes([19]) + b'BitTorrent protocol' + bytes(reserved) + ih +
+                  b'-XX0001-' + os.urandom(12))
+        ext = bencode({'m': {'p2p_search': 9}})
+        c.sendall(struct.pack('>IBB', len(ext) + 2, 20, 0) + ext)
+        q = bencode({'q': 'flood', 't': 1})
+        closed_after = None
+        for i in range(40):
+            try:
+                c.sendall(struct.pack('>IBB', len(q) + 2, 20, 3) + q)
+            except OSError:
+                closed_after = i
+                break
+            time.sleep(0.02)
+        c.settimeout(3)
+        answers = 0
+        try:
+            buf = b''
+            for _ in range(1000):
+                x = c.recv(65536)
+                if not x:
+                    break
+                buf += x
+            answers = buf.count(b'1:rl')
+        except (OSError, socket.timeout):
+            pass
+        print('flood: %d answers, send failed after %s' % (answers, closed_after))
+        self.assertLessEqual(answers, 10)
+        self.assertGreaterEqual(answers, 1)
+        wait_until(lambda: not a.call('torrent.peers', {'id': t['id']})['peers'], 5, 0.1,
+                   'the flooding peer to be dropped')
+        self.assertTrue(any('search-abuse' in line for line in self.peer_closes(a)),
+                        'no search-abuse close in the log')
+
+
 class LyingPeer:
     """Speaks just enough BitTorrent + BEP 10 to answer p2p_search, badly."""
 
