@@ -64,6 +64,7 @@ struct tpeer {
 	double unchoked_at;
 	uint32_t pieces_from;		/* verified pieces it sent blocks of */
 	double pex_next;		/* when it gets our next ut_pex */
+	int64_t meta_size;		/* the info dict size it offered (BEP 9); 0: none */
 };
 
 /* A piece being received: its bytes and who sent each block. */
@@ -267,6 +268,8 @@ transfer_peer_ext(struct transfer *tr, struct peer *p, int has_ut_metadata,
 
 	if (!tr->magnet || !has_ut_metadata)
 		return;
+	if (peer_data(p) != NULL)
+		((struct tpeer *)peer_data(p))->meta_size = metadata_size;
 	/* BEP 9's own cap, and the configured max_metadata_size below it. */
 	if (metadata_size <= 0 || metadata_size > EXTMSG_MAX_METADATA ||
 	    metadata_size > session_conf(tr->s)->max_metadata_size) {
@@ -308,8 +311,20 @@ transfer_peer_metadata(struct transfer *tr, struct peer *p, uint32_t piece,
 		/* BEP 9: the info-hash is the only check; start over. */
 		log_warnx("torrent %lld: the info dict from peers does not match the "
 		    "info-hash; fetching it again", (long long)torrent_id(tr->t));
-		extmsg_asm_reset(&tr->meta_asm);
+		/*
+		 * The size may have been the lie: forget it, so the next peer's
+		 * size is tried, and ask the peers still here afresh.
+		 */
+		free(tr->meta);
+		tr->meta = NULL;
+		tr->meta_size = -1;
 		peer_close(p, "bad-metadata");
+		for (size_t i = 0; i < tr->npeers; i++) {
+			struct tpeer *tp = tr->peers[i];
+
+			if (tp->p != p && tp->meta_size > 0)
+				transfer_peer_ext(tr, tp->p, 1, tp->meta_size);
+		}
 		return;
 	}
 	/* Outside this peer's callback: the swap frees every peer of ours. */

@@ -6,8 +6,13 @@ the multi-file data bit-identical; peers it was given are dialled again after a
 restart without another peer.add."""
 
 import os
+import socket
+import struct
+import threading
+
 from xfer import MiB, XferTest, data_bytes, main, write_file  # sets up the path to p2ptest
 from p2ptest import wait_until  # noqa: E402
+from test_dht import bencode, bdecode  # noqa: E402
 
 
 class MagnetTest(XferTest):
@@ -47,6 +52,107 @@ class MagnetTest(XferTest):
         print('magnet: %d bytes in %.2f s after the restart' % (size, took))
         for rel, d in content:
             self.assertSameBytes(os.path.join(leecher.download_dir, 'set', rel), d, rel)
+
+    def test_bad_metadata_refused(self):
+        """Peers that offer an oversized info dict, or one that does not hash to the
+        info-hash, are refused with a logged reason; the real one still comes."""
+        seeder = self.node(2, debug=False)
+        leecher = self.node(3)
+        src = os.path.join(seeder.root, 'real.bin')
+        data = data_bytes(MiB, 'realmeta')
+        write_file(src, data)
+        ts, _ = self.seed(seeder, src, piece_length=16 * 1024)
+        ih = bytes.fromhex(ts['info_hash'])
+        huge = MetadataLiar('127.0.0.40', ih, size=100 * MiB)
+        wrong = MetadataLiar('127.0.0.41', ih, size=40000)
+        self.addCleanup(huge.close)
+        self.addCleanup(wrong.close)
+        t = leecher.call('torrent.add', {'magnet': 'magnet:?xt=urn:btih:' + ts['info_hash']})
+        for liar in (huge, wrong):
+            leecher.call('peer.add', {'id': t['id'], 'address': '%s:%d' % (liar.ip, liar.port)})
+        wait_until(lambda: wrong.served >= 3, 20, 0.1, 'the liar to be asked for its dict')
+        log = lambda: leecher.all_logs().decode('utf-8', 'replace')  # noqa: E731
+        wait_until(lambda: 'does not match the info-hash' in log(), 10, 0.1,
+                   'the bad dict to be refused')
+        self.assertIn('offers metadata of %d bytes; not asking it' % (100 * MiB), log())
+        self.assertEqual(huge.served, 0, 'an oversized dict was requested')
+        g = leecher.call('torrent.get', {'id': t['id']})
+        self.assertEqual((g['size'], g['pieces']), (0, 0), 'metadata accepted from a liar')
+        self.assertTrue(any('bad-metadata' in line for line in self.peer_closes(leecher)))
+        leecher.call('peer.add', {'id': t['id'], 'address': seeder.addr})
+        self.wait_done(leecher, t['id'], 30, what='download after the liars')
+        self.assertSameBytes(os.path.join(leecher.download_dir, 'real.bin'), data)
+
+
+class MetadataLiar:
+    """A peer that offers an info dict of the given size and serves random bytes."""
+
+    def __init__(self, ip, ih, size):
+        self.ih, self.size, self.served, self.stop = ih, size, 0, False
+        self.srv = socket.socket()
+        self.srv.bind((ip, 0))
+        self.srv.listen(4)
+        self.srv.settimeout(0.3)
+        self.ip, self.port = self.srv.getsockname()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.srv.close()
+
+    def serve(self):
+        for _ in range(1000):
+            if self.stop:
+                return
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            try:
+                self.talk(c)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def read(self, c, n):
+        b = b''
+        while len(b) < n:
+            x = c.recv(n - len(b))
+            if not x:
+                raise OSError('closed')
+            b += x
+        return b
+
+    def talk(self, c):
+        c.settimeout(5)
+        self.read(c, 68)
+        reserved = bytearray(8)
+        reserved[5] |= 0x10
+        c.sendall(bytes([19]) + b'BitTorrent protocol' + bytes(reserved) + self.ih +
+                  b'-XX0001-' + os.urandom(12))
+        ext = bencode({'m': {'ut_metadata': 2}, 'metadata_size': self.size})
+        c.sendall(struct.pack('>IBB', len(ext) + 2, 20, 0) + ext)
+        their = None
+        for _ in range(200):
+            if self.stop:
+                return
+            n, = struct.unpack('>I', self.read(c, 4))
+            body = self.read(c, n)
+            if body[:1] != b'\x14':
+                continue
+            msg, end = bdecode(body[2:])
+            if body[1] == 0:
+                their = msg[b'm'].get(b'ut_metadata')
+            elif msg.get(b'msg_type') == 0 and their:
+                piece = msg[b'piece']
+                chunk = os.urandom(min(16384, self.size - piece * 16384))
+                reply = bencode({'msg_type': 1, 'piece': piece, 'total_size': self.size})
+                c.sendall(struct.pack('>IBB', len(reply) + len(chunk) + 2, 20, their) +
+                          reply + chunk)
+                self.served += 1
 
 
 if __name__ == '__main__':
