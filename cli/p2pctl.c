@@ -1353,7 +1353,11 @@ cmd_add(struct ctl *c)
 	p = add_params(c, &path);
 	resp = ctl_request(c, "torrent.add", json_incref(p), NULL);
 	code = out_jint(json_object_get(resp, "error"), "code");
-	if (path != NULL && code == RPC_ERR_IO &&
+	/*
+	 * The daemon could not read it, or would not for us (its mode-bit check
+	 * ignores ACLs): reading it ourselves uses exactly our own rights.
+	 */
+	if (path != NULL && (code == RPC_ERR_IO || code == RPC_ERR_DENIED) &&
 	    (retry = metainfo_params(path, p)) != NULL) {
 		json_decref(resp);
 		resp = ctl_request(c, "torrent.add", retry, NULL);

@@ -37,5 +37,13 @@ int access_mode_ok(const struct access_cred *c, const struct stat *st, int need_
  */
 int access_check_path(const struct access_cred *c, const char *path, char *err,
     size_t errlen);
+/*
+ * 0 if the client could create files in the existing directory path itself
+ * (every directory on the way searchable, the last one writable and
+ * searchable), as for torrent.add's "dir": the daemon must not write where
+ * its client could not. -1 with a message in err.
+ */
+int access_check_dir_writable(const struct access_cred *c, const char *path, char *err,
+    size_t errlen);
 
 #endif

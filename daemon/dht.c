@@ -711,7 +711,7 @@ store_values(struct dht *d, const uint8_t ih[KRPC_ID_LEN], int fam, struct netad
 static void
 token_make(const uint8_t secret[SECRET_LEN], const struct netaddr *a, uint8_t out[TOKEN_LEN])
 {
-	uint8_t in[SECRET_LEN + 16], md[SHA1_LEN];
+	uint8_t in[SECRET_LEN + 18], md[SHA1_LEN];	/* the compact form has the port too */
 	int len = netaddr_to_compact(a, in + SECRET_LEN, 18);
 	size_t iplen = len == 18 ? 16 : 4;	/* the IP only: a token outlives the source port */
 

@@ -34,7 +34,9 @@
 #define REBOOTSTRAP 60.0	/* an empty table asks the bootstrap nodes again this often */
 #define LOOKUPS_PER_TICK 4
 #define LOOKUP_SEEDING 900.0	/* re-announce a complete torrent every 15 minutes */
-#define LOOKUP_STARVED 15.0	/* a download with no peer at all (a fresh magnet) */
+#define LOOKUP_FRESH 5.0	/* a download with no peer, started under a minute ago */
+#define FRESH_FOR 60.0
+#define LOOKUP_STARVED 30.0	/* a download with no peer at all */
 #define LOOKUP_HUNGRY 60.0	/* a download short of peers looks again each minute */
 #define LOOKUP_FED 300.0
 #define FED_PEERS 20
@@ -305,7 +307,8 @@ torrent_lookups(struct dht_service *ds, double now)
 		if (torrent_state(t) == TORRENT_SEEDING)
 			every = LOOKUP_SEEDING;
 		else if (transfer_peer_count(tr) == 0)
-			every = LOOKUP_STARVED;
+			/* A seeder that started with us may announce just after our first look. */
+			every = now - transfer_started(tr) < FRESH_FOR ? LOOKUP_FRESH : LOOKUP_STARVED;
 		else
 			every = transfer_peer_count(tr) < FED_PEERS ? LOOKUP_HUNGRY : LOOKUP_FED;
 		if (dht_search(ds->d, torrent_info_hash(t), port, every, now) == 1)

@@ -549,6 +549,37 @@ client_cred(struct call *k, struct access_cred *cred)
 	return 0;
 }
 
+/*
+ * torrent.add's "dir": below the daemon's own download folder anyone who may
+ * use the socket may download; elsewhere only where the client could create
+ * files itself, or a member of the socket's group could make the daemon write
+ * into the daemon's own state (or anywhere the daemon may write).
+ */
+static int
+check_save_dir(struct call *k, const char *dir)
+{
+	char real[PATH_MAX], base[PATH_MAX], err[512];
+	struct access_cred cred;
+
+	if (client_cred(k, &cred) == -1)
+		return -1;
+	if (cred.unrestricted)
+		return 0;
+	if (realpath(dir, real) != NULL &&
+	    realpath(session_conf(k->s)->download_dir, base) != NULL) {
+		size_t n = strlen(base);
+		if (strncmp(real, base, n) == 0 && (real[n] == '\0' || real[n] == '/'))
+			return 0;
+	}
+	if (access_check_dir_writable(&cred, dir, err, sizeof(err)) == -1) {
+		log_notice("ctl: refusing download into %s for uid %u: %s", dir,
+		    (unsigned)cred.uid, err);
+		ctl_reply_error(k->c, k->id, RPC_ERR_DENIED, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 m_torrent_share(struct call *k)
 {
@@ -751,6 +782,8 @@ m_torrent_add(struct call *k)
 		ctl_reply_error(k->c, k->id, RPC_ERR_SHUTDOWN, "p2pd is shutting down");
 		return;
 	}
+	if (pstr(k, "dir") != NULL && check_save_dir(k, pstr(k, "dir")) == -1)
+		return;
 	memset(&a, 0, sizeof(a));
 	a.save_dir = pstr(k, "dir");
 	a.paused = pbool(k, "paused", 0);

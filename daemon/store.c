@@ -1,11 +1,13 @@
 /* store.c: the SQLite state database: schema, torrents, search, peers, settings. */
 #include "store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -740,6 +742,16 @@ store_open(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
+	/*
+	 * A new database is created 0600 whatever the umask (SQLite would use
+	 * 0644 & ~umask); its -wal and -shm files copy the mode. An existing one
+	 * is left as it is (O_EXCL).
+	 */
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(path, &s->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
@@ -814,7 +826,11 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
-	return run(s, stmt(s, ST_COMMIT), "commit");
+	if (run(s, stmt(s, ST_COMMIT), "commit") == -1) {
+		s->seen_rows = -1;	/* the caller may roll back what we counted */
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -839,14 +839,34 @@ http_free(struct http_conn *c)
 	free(c);
 }
 
-/* Head and body go into one buffer, so the answer leaves in one write. */
-static void
-http_respond(struct http_conn *c, int status, const char *reason, const struct buf *body)
+static int
+put_dec(struct buf *b, size_t v)
 {
-	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\n%s\r\n", status, reason, body->len,
-	    c->close_after ? "Connection: close\r\n" : "") == -1 ||
-	    buf_append(&c->out, body->data, body->len) == -1)
+	char tmp[24];
+	size_t n = sizeof(tmp);
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	return buf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+/*
+ * Head and body go into one buffer, so the answer leaves in one write. The
+ * head is pieced together, not printf'd: vfprintf was 8% of the tracker's CPU
+ * on keep-alive connections.
+ */
+static void
+http_respond(struct http_conn *c, const char *status, const struct buf *body)
+{
+	struct buf *o = &c->out;
+
+	if (buf_puts(o, "HTTP/1.1 ") == -1 || buf_puts(o, status) == -1 ||
+	    buf_puts(o, "\r\nContent-Type: text/plain\r\nContent-Length: ") == -1 ||
+	    put_dec(o, body->len) == -1 || buf_puts(o, c->close_after ?
+	    "\r\nConnection: close\r\n\r\n" : "\r\n\r\n") == -1 ||
+	    buf_append(o, body->data, body->len) == -1)
 		c->dead = 1;
 }
 
@@ -875,7 +895,7 @@ http_request(struct http_conn *c, char *p, size_t len)
 	if (strncmp(p, "GET /", 5) != 0 || (sp = strchr(p + 4, ' ')) == NULL) {
 		c->close_after = 1;
 		buf_puts(body, "bad request\n");
-		http_respond(c, 400, "Bad Request", body);
+		http_respond(c, "400 Bad Request", body);
 		return;
 	}
 	*sp = '\0';
@@ -900,10 +920,10 @@ http_request(struct http_conn *c, char *p, size_t len)
 		}
 	} else {
 		buf_puts(body, "not found: this tracker serves /announce and /scrape\n");
-		http_respond(c, 404, "Not Found", body);
+		http_respond(c, "404 Not Found", body);
 		return;
 	}
-	http_respond(c, 200, "OK", body);
+	http_respond(c, "200 OK", body);
 }
 
 /*

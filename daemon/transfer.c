@@ -96,6 +96,7 @@ struct ban_record {
 struct transfer {
 	struct session *s;
 	struct torrent *t;
+	double started;			/* loop time it was created */
 	uint8_t ih[20];
 	uint32_t npieces;
 	uint32_t piece_length;
@@ -236,7 +237,7 @@ magnet_new(struct session *s, struct torrent *t)
 	tr->pump.data = tr;
 	ev_timer_init(&tr->meta_done, meta_done_cb, 0., 0.);
 	tr->meta_done.data = tr;
-	tr->last_sync = tr->last_choke = tnow(tr);
+	tr->started = tr->last_sync = tr->last_choke = tnow(tr);
 	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
 	start_trackers(tr);
 	return tr;
@@ -381,7 +382,7 @@ transfer_new(struct session *s, struct torrent *t)
 	store_peers_get(session_store(s), torrent_id(t), KNOWN_PEERS, load_known, tr);
 	ev_timer_init(&tr->pump, pump_cb, 0., 0.);
 	tr->pump.data = tr;
-	tr->last_sync = tr->last_choke = tnow(tr);
+	tr->started = tr->last_sync = tr->last_choke = tnow(tr);
 	start_trackers(tr);
 	return tr;
 }
@@ -1465,6 +1466,12 @@ redial(struct transfer *tr, double now)
 		if (session_peer_allowed(tr->s, &k->addr, err, sizeof(err)) == 0)
 			peer_connect(tr->s, tr, &k->addr);
 	}
+}
+
+double
+transfer_started(const struct transfer *tr)
+{
+	return tr->started;
 }
 
 size_t

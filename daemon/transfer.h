@@ -33,6 +33,8 @@ void transfer_add_peer(struct transfer *tr, const struct netaddr *a);
 /* Addresses worth dialling again: connected peers' listen addresses, then known ones. */
 size_t transfer_known(const struct transfer *tr, struct netaddr *out, size_t max);
 size_t transfer_peer_count(const struct transfer *tr);
+/* When it was created (loop time): discovery is keener on a young transfer. */
+double transfer_started(const struct transfer *tr);
 json_t *transfer_peers_json(struct transfer *tr);
 /* Status of each tracker it announces to (torrent.trackers). */
 json_t *transfer_trackers_json(struct transfer *tr);

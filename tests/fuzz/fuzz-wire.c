@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitfield.h"
 #include "buf.h"
 #include "wire.h"
 
@@ -176,6 +177,39 @@ fuzz_ids(const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * A peer's bitfield payload against a torrent of n pieces (n from the first two
+ * bytes): BEP 3 wants a wrong length or a spare bit set refused, and what loads
+ * must count and read back exactly as sent.
+ */
+static void
+fuzz_bitfield(const uint8_t *data, size_t size)
+{
+	struct bitfield bf;
+	uint32_t nbits, count = 0;
+
+	if (size < 2)
+		return;
+	nbits = ((uint32_t)data[0] << 8 | data[1]) + 1;
+	if (bitfield_init(&bf, nbits) == -1)
+		return;
+	if (bitfield_load(&bf, data + 2, size - 2) == 0) {
+		if (size - 2 != bitfield_bytes(nbits))
+			abort();
+		for (uint32_t i = 0; i < nbits; i++)
+			count += (uint32_t)bitfield_get(&bf, i);
+		/* Bits past nbits are spare: set ones must have been refused. */
+		for (uint32_t i = nbits; i < 8 * (uint32_t)(size - 2); i++)
+			if (data[2 + i / 8] & (0x80 >> (i % 8)))
+				abort();
+		if (count != bf.count || bitfield_full(&bf) != (count == nbits))
+			abort();
+	} else if (size - 2 == bitfield_bytes(nbits) && (nbits & 7) == 0) {
+		abort();	/* the right length with no spare bits must load */
+	}
+	bitfield_free(&bf);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -188,5 +222,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    WIRE_MAX_MSG);
 	fuzz_ext_handshake(data, size);
 	fuzz_ids(data, size);
+	fuzz_bitfield(data, size);
 	return 0;
 }

@@ -7,6 +7,7 @@ user); the systemd watchdog pinged from the event loop (fake $NOTIFY_SOCKET); th
 unit passes `systemd-analyze verify` and scores at most 1.5 under
 `systemd-analyze security --offline=true`."""
 
+import base64
 import json
 import os
 import pwd
@@ -72,8 +73,13 @@ class SocketAndDirsTest(DaemonTest):
         d.start(popen_kw={'umask': 0o022})
         self.assertEqual(stat.S_IMODE(os.stat(d.socket).st_mode), 0o660)
         self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(d.socket)).st_mode), 0o750)
-        # the database itself follows the umask; the 0700 directory is what guards it
         self.assertEqual(stat.S_IMODE(os.stat(d.state_dir).st_mode), 0o700)
+        # the database and its WAL are the daemon's alone, whatever the umask
+        for name in ('p2pd.db', 'p2pd.db-wal'):
+            p = os.path.join(d.state_dir, name)
+            if os.path.exists(p):
+                self.assertEqual(stat.S_IMODE(os.stat(p).st_mode) & 0o077, 0,
+                                 '%s is open to others: %o' % (name, os.stat(p).st_mode))
 
     def test_socket_path_that_is_a_symlink_is_refused(self):
         d = self.daemon(start=False)
@@ -178,6 +184,25 @@ class ConfusedDeputyTest(DaemonTest):
                     self.assertIn('result', r, r)
                 else:
                     self.assertEqual(r['error']['code'], DENIED, r)
+        # torrent.add's "dir": the daemon writes only where the client could
+        os.makedirs(d.download_dir, exist_ok=True)
+        os.chmod(d.download_dir, 0o755)
+        sub = os.path.join(d.download_dir, 'sub')
+        os.makedirs(sub)
+        theirs = os.path.join(d.root, 'theirs')
+        os.makedirs(theirs)
+        os.chown(theirs, self.uid, self.gid)
+        for i, (where, ok) in enumerate(((d.state_dir, False), (d.root, False),
+                                         (sub, True), (theirs, True))):
+            blob_i, _, _ = make_torrent('d%d.bin' % i, bytes([i]) * 20000)
+            with self.subTest(dir=os.path.relpath(where, d.root), allowed=ok):
+                r = self.as_other(d, 'torrent.add', {
+                    'metainfo': base64.b64encode(blob_i).decode(), 'dir': where})
+                if ok:
+                    self.assertIn('result', r, r)
+                else:
+                    self.assertEqual(r['error']['code'], DENIED, r)
+                    self.assertIn('cannot create files', r['error']['message'])
         # p2pctl shows the message and exits 1
         r = self.ctl_as_other(d, ['share', os.path.join(d.root, 'private.bin')])
         self.assertEqual(r.returncode, 1, r)

@@ -98,6 +98,27 @@ class DhtTest(XferTest):
             other.call('dht.status')), 20, 0.2, 'the restarted node to rejoin from its saved table')
         self.assertEqual(st['node_id'], before, 'the node id changed across a restart')
 
+    def test_ipv6_magnet(self):
+        """BEP 32: nodes on [::1] only, an IPv6 routing table, a magnet over it."""
+        def v6node(bootstrap=None):
+            d = self.daemon(listen='[::1]:0', dht=True,
+                            args=['--dht-bootstrap', bootstrap] if bootstrap else [])
+            d.addr = d.call('session.status')['listen'][0]
+            return d
+        boot = v6node()
+        nodes = [boot] + [v6node(boot.addr) for _ in range(4)]
+        wait_until(lambda: all(d.call('dht.status')['nodes']['ipv6'] >= 3 for d in nodes), 30,
+                   0.5, 'IPv6 routing tables to fill')
+        self.assertEqual(nodes[1].call('dht.status')['nodes']['ipv4'], 0)
+        data = data_bytes(MiB, 'dht6')
+        src = os.path.join(nodes[2].root, 'over-v6.bin')
+        write_file(src, data)
+        t, _ = self.seed(nodes[2], src)
+        magnet = nodes[2].call('torrent.export', {'id': t['id']})['magnet']
+        lt = nodes[4].call('torrent.add', {'magnet': magnet})
+        self.wait_done(nodes[4], lt['id'], 60, what='magnet over the IPv6 DHT')
+        self.assertSameBytes(os.path.join(nodes[4].download_dir, 'over-v6.bin'), data)
+
     def test_dht_off(self):
         d = self.node(2, debug=False)
         st = d.call('dht.status')

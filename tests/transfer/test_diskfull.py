@@ -15,6 +15,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import tempfile
 
 from xfer import (KiB, MiB, XferTest, data_bytes, good_pieces, main, p2ptest, write_file)
 
@@ -33,6 +34,16 @@ def private_mount_namespace():
     r = subprocess.run(['mount', '--make-rprivate', '/'], stderr=subprocess.PIPE, timeout=20)
     if r.returncode != 0:
         return 'mount --make-rprivate /: %s' % r.stderr.decode().strip()
+    # a namespace is not enough: mounting needs CAP_SYS_ADMIN in it
+    probe = tempfile.mkdtemp(prefix='p2p-mntprobe-')
+    try:
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'p2ptest-probe', probe],
+                           stderr=subprocess.PIPE, timeout=20)
+        if r.returncode != 0:
+            return 'mount -t tmpfs: %s' % r.stderr.decode().strip()
+        subprocess.run(['umount', probe], timeout=20)
+    finally:
+        os.rmdir(probe)
     return None
 
 

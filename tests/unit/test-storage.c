@@ -1,4 +1,4 @@
-/* test-storage.c: piece <-> file mapping, reads and writes, and writes that refuse symlinks. */
+/* test-storage.c: piece <-> file mapping, reads and writes, and I/O that refuses symlinks. */
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -152,6 +152,68 @@ START_TEST(write_refuses_a_symlinked_file)
 }
 END_TEST
 
+/* Reads walk below the base too: a linked directory must not show outside bytes. */
+START_TEST(read_refuses_a_symlinked_directory)
+{
+	struct storage *st = make();
+	struct storage_reader *r = storage_reader_new(st);
+	char path[128], outside[128], err[256];
+	uint8_t buf[100];
+	int fd;
+
+	snprintf(outside, sizeof(outside), "%s-outside", dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a.bin", outside);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 20000), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/top", dir);
+	ck_assert_int_eq(symlink(outside, path), 0);
+	ck_assert_int_ne(storage_read(r, 0, buf, sizeof(buf), err, sizeof(err)), STORAGE_OK);
+	storage_reader_free(r);
+	storage_free(st);
+	snprintf(path, sizeof(path), "rm -rf %s", outside);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+/* remove --delete-data: unlink below the base, never through a link. */
+START_TEST(unlink_beneath_refuses_links)
+{
+	char path[128], outside[128];
+	struct stat sb;
+	int fd;
+
+	snprintf(outside, sizeof(outside), "%s-outside", dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a.bin", outside);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/top", dir);
+	ck_assert_int_eq(symlink(outside, path), 0);
+	ck_assert_int_eq(storage_unlink_beneath(dir, "top/a.bin", 0), -1);
+	snprintf(path, sizeof(path), "%s/a.bin", outside);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	/* The link itself, as the last component, is removed, not its target. */
+	ck_assert_int_eq(storage_unlink_beneath(dir, "top", 0), 0);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	/* A real file below the base goes. */
+	snprintf(path, sizeof(path), "%s/top", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/top/f", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(storage_unlink_beneath(dir, "top/f", 0), 0);
+	ck_assert_int_eq(storage_unlink_beneath(dir, "top", 1), 0);
+	ck_assert_int_eq(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "rm -rf %s", outside);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -164,6 +226,8 @@ test_suite(void)
 	tcase_add_test(tc, read_of_missing_data_is_missing_not_error);
 	tcase_add_test(tc, write_refuses_a_symlinked_directory);
 	tcase_add_test(tc, write_refuses_a_symlinked_file);
+	tcase_add_test(tc, read_refuses_a_symlinked_directory);
+	tcase_add_test(tc, unlink_beneath_refuses_links);
 	suite_add_tcase(s, tc);
 	return s;
 }
