@@ -701,12 +701,50 @@ read_torrent_file(const char *path, size_t max, uint8_t **out, size_t *len, char
 	return 0;
 }
 
+/*
+ * 0 if a torrent with metadata may go where it would go; else replies: a
+ * second torrent on the same path would overwrite the first one's verified
+ * data (or a shared original). The same info-hash is left to the session,
+ * which answers "exists".
+ */
+static int
+check_path_free(struct call *k, const struct session_add *a)
+{
+	struct torrent *other;
+	char *path;
+
+	if (a->mi == NULL || a->data_path != NULL ||
+	    session_torrent_by_hash(k->s, a->mi->info_hash) != NULL)
+		return 0;
+	if (asprintf(&path, "%s/%s", a->save_dir ? a->save_dir :
+	    session_conf(k->s)->download_dir, a->mi->name) == -1) {
+		ctl_reply_error(k->c, k->id, RPC_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if ((other = torrent_path_user(k->s, path, NULL)) != NULL) {
+		log_notice("ctl: refusing torrent %s at %s: torrent %lld uses it",
+		    a->mi->name, path, (long long)torrent_id(other));
+		ctl_reply_error(k->c, k->id, RPC_ERR_EXISTS, "torrent %lld already uses %s; "
+		    "add this one with another \"dir\"", (long long)torrent_id(other), path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
 static void
 add_reply(struct call *k, struct session_add *a)
 {
 	char err[512];
 	int code;
-	struct torrent *t = session_add_torrent(k->s, a, &code, err, sizeof(err));
+	struct torrent *t;
+
+	if (check_path_free(k, a) == -1) {
+		metainfo_free(a->mi);
+		return;
+	}
+	t = session_add_torrent(k->s, a, &code, err, sizeof(err));
 
 	if (t == NULL) {
 		struct torrent *dup = NULL;

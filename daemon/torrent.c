@@ -287,6 +287,31 @@ torrent_path(const struct torrent *t)
 	return t->data_path;
 }
 
+/* 1 if a is b, or one of them is a directory holding the other. */
+static int
+paths_overlap(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b), n = na < nb ? na : nb;
+
+	if (strncmp(a, b, n) != 0)
+		return 0;
+	return na == nb || (na < nb ? b[na] == '/' : a[nb] == '/');
+}
+
+struct torrent *
+torrent_path_user(struct session *s, const char *path, const struct torrent *except)
+{
+	for (struct torrent *t = session_torrent_first(s); t != NULL;
+	    t = session_torrent_next(s, t)) {
+		/* A magnet without metadata has no files yet. */
+		if (t == except || t->mi == NULL || t->data_path == NULL)
+			continue;
+		if (paths_overlap(t->data_path, path))
+			return t;
+	}
+	return NULL;
+}
+
 int
 torrent_origin(const struct torrent *t)
 {
@@ -768,6 +793,7 @@ torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
 	struct metainfo *mi = NULL;
 	struct store_file *files = NULL;
 	struct transfer *old;
+	struct torrent *other;
 	struct netaddr keep[KEEP_PEERS];
 	size_t nkeep;
 	char err[256], *path = NULL;
@@ -787,6 +813,15 @@ torrent_set_metadata(struct torrent *t, const uint8_t *info, size_t len)
 	if (asprintf(&path, "%s/%s", t->save_dir, mi->name) == -1) {
 		path = NULL;
 		goto fail;
+	}
+	if ((other = torrent_path_user(t->s, path, t)) != NULL) {
+		/* Its verified data would be overwritten by this download. */
+		snprintf(err, sizeof(err), "torrent %lld already uses %s; remove one of them "
+		    "or add this magnet with another dir", (long long)other->id, path);
+		metainfo_free(mi);
+		free(path);
+		torrent_io_error(t, err);
+		return -1;
 	}
 	if ((files = calloc(mi->file_count, sizeof(*files))) == NULL)
 		goto fail;

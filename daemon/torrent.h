@@ -37,6 +37,13 @@ const uint8_t *torrent_info_hash(const struct torrent *t);
 const char *torrent_hex(const struct torrent *t);
 const char *torrent_name(const struct torrent *t);
 const char *torrent_path(const struct torrent *t);
+/*
+ * A torrent other than except whose data lies at path, inside it, or around
+ * it (compared as strings: both are built as folder + "/" + name), or NULL.
+ * Two torrents on one path would overwrite each other's verified data.
+ */
+struct torrent *torrent_path_user(struct session *s, const char *path,
+    const struct torrent *except);
 int torrent_origin(const struct torrent *t);
 const struct metainfo *torrent_metainfo(const struct torrent *t);
 enum torrent_state torrent_state(const struct torrent *t);

@@ -39,19 +39,19 @@ def msg_bytes(mid, payload=b''):
 class RawPeer:
     """A plain BEP 3 peer (no extension bits unless asked) bound to its own 127.x.y.z."""
 
-    def __init__(self, src, addr, timeout=CLOSE_TIMEOUT):
+    def __init__(self, src, addr, timeout=CLOSE_TIMEOUT, rcvbuf=None):
         host, port = addr.rsplit(':', 1)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if rcvbuf:
+            # Before connect, so the window stays small: what p2pd cannot send
+            # then piles up in p2pd, not in our kernel.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((src, 0))
         self.sock.connect((host, int(port)))
         self.buf = b''
-
-    @property
-    def local(self):
-        """'ip:port' of our end, as p2pd logs it."""
-        h, p = self.sock.getsockname()[:2]
-        return '%s:%d' % (h, p)
+        # 'ip:port' of our end, as p2pd logs it (kept: usable after a close).
+        self.local = '%s:%d' % self.sock.getsockname()[:2]
 
     def close(self):
         self.sock.close()

@@ -52,10 +52,11 @@ ALL_METHODS = [
     'torrent.add', 'torrent.list', 'torrent.get', 'torrent.files', 'torrent.remove',
     'torrent.pause', 'torrent.resume', 'torrent.verify', 'torrent.export',
     'torrent.peers', 'peer.add', 'session.get', 'session.set', 'events.subscribe',
+    'torrent.trackers', 'dht.status', 'search.start', 'search.results', 'search.get',
 ]
 EVENT_TYPES = ['torrent.added', 'torrent.removed', 'torrent.state', 'hash.progress',
                'share.done', 'share.failed', 'piece.verified', 'piece.failed',
-               'torrent.completed', 'peer.banned']
+               'torrent.completed', 'peer.banned', 'search.result', 'search.done']
 
 TORRENT_FIELDS = {
     'id': int, 'info_hash': str, 'name': str, 'state': str, 'size': int,

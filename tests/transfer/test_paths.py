@@ -21,7 +21,8 @@ import base64
 import os
 
 from xfer import (KiB, MiB, XferTest, data_bytes, main, p2ptest, read_file, write_file)
-from p2ptest import BUSY, INVALID_TORRENT, RpcError, bencode, piece_hashes
+from p2ptest import (BUSY, EXISTS, INVALID_TORRENT, RpcError, bencode, make_torrent,
+                     piece_hashes)
 
 PL = 16 * KiB
 
@@ -99,6 +100,38 @@ class PathSafetyTest(XferTest):
         ok = c.call('torrent.add', {'metainfo': self.b64(raw_torrent(
             'fine name (1).bin'))})
         self.assertEqual(ok['name'], 'fine name (1).bin')
+
+    def test_two_torrents_never_share_a_path(self):
+        """A second torrent whose data would land on (or inside, or around) the
+        data of one already present is refused: it would overwrite verified data,
+        or a shared original."""
+        d = self.node(2)
+        orig = data_bytes(100 * KiB, 'orig')
+        src = os.path.join(d.root, 'mine.bin')
+        write_file(src, orig)
+        p2ptest.share(d, src)
+        a, _, _ = make_torrent('pack', [('a.bin', b'a' * 40000), ('b.bin', b'b' * 40000)])
+        d.call('torrent.add', {'metainfo': self.b64(a)})
+        cases = {
+            'same name as a shared file, same folder': (raw_torrent('mine.bin'), d.root),
+            'same name as a downloaded directory': (raw_torrent('pack'), None),
+            'inside a downloaded directory': (raw_torrent('a.bin'),
+                                              os.path.join(d.download_dir, 'pack')),
+        }
+        os.makedirs(os.path.join(d.download_dir, 'pack'), exist_ok=True)
+        for what, (blob, where) in cases.items():
+            with self.subTest(what):
+                params = {'metainfo': self.b64(blob)}
+                if where:
+                    params['dir'] = where
+                e = d.error('torrent.add', params)
+                self.assertRpcError(e, EXISTS, 'already uses')
+        self.assertSameBytes(src, orig, 'the shared original')
+        self.assertEqual(len(d.call('torrent.list')['torrents']), 2)
+        # the same torrent elsewhere is fine
+        other = os.path.join(d.root, 'elsewhere')
+        os.makedirs(other)
+        d.call('torrent.add', {'metainfo': self.b64(raw_torrent('mine.bin')), 'dir': other})
 
     def outside_with_canaries(self, d):
         out = os.path.join(d.root, 'outside')
