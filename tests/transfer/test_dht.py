@@ -9,39 +9,7 @@ import socket
 import time
 
 from xfer import MiB, XferTest, data_bytes, main, write_file, host_of  # sets up the path
-from p2ptest import wait_until  # noqa: E402
-
-
-def bencode(v):
-    if isinstance(v, int):
-        return b'i%de' % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b'%d:%s' % (len(v), v)
-    if isinstance(v, list):
-        return b'l' + b''.join(bencode(x) for x in v) + b'e'
-    return b'd' + b''.join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b'e'
-
-
-def bdecode(b, i=0):
-    """Just enough of a decoder to read replies (trusted: they come from our daemon)."""
-    c = b[i:i + 1]
-    if c == b'i':
-        j = b.index(b'e', i)
-        return int(b[i + 1:j]), j + 1
-    if c in (b'l', b'd'):
-        i += 1
-        out = []
-        while b[i:i + 1] != b'e':
-            v, i = bdecode(b, i)
-            out.append(v)
-        if c == b'l':
-            return out, i + 1
-        return dict(zip(out[::2], out[1::2])), i + 1
-    j = b.index(b':', i)
-    n = int(b[i:j])
-    return b[j + 1:j + 1 + n], j + 1 + n
+from p2ptest import bencode, bdecode, wait_until  # noqa: E402
 
 
 def udp_port(d):
@@ -136,11 +104,11 @@ class DhtTest(XferTest):
         def ask(msg):
             """Sends msg, returns the answer with its transaction id (the node's own
             queries to us, such as a ping to check our address, are skipped)."""
-            tid = bdecode(msg)[0].get(b't') if msg.startswith(b'd') else None
+            tid = bdecode(msg).get(b't') if msg.startswith(b'd') else None
             s.sendto(msg, addr)
             for _ in range(10):
                 try:
-                    r = bdecode(s.recvfrom(65536)[0])[0]
+                    r = bdecode(s.recvfrom(65536)[0])
                 except socket.timeout:
                     break
                 if r.get(b't') == tid:
@@ -190,7 +158,7 @@ class DhtTest(XferTest):
                 r, _ = s.recvfrom(65536)
             except socket.timeout:
                 break
-            answers += bdecode(r)[0].get(b't') == b'fl'
+            answers += bdecode(r).get(b't') == b'fl'
         self.assertLessEqual(answers, 20, 'a ping flood was answered %d times' % answers)
         st = d.call('dht.status')
         print('after the hostile datagrams:', st['traffic'])

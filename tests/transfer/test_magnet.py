@@ -6,13 +6,10 @@ the multi-file data bit-identical; peers it was given are dialled again after a
 restart without another peer.add."""
 
 import os
-import socket
-import struct
-import threading
 
 from xfer import MiB, XferTest, data_bytes, main, write_file  # sets up the path to p2ptest
 from p2ptest import wait_until  # noqa: E402
-from test_dht import bencode, bdecode  # noqa: E402
+from rawpeer import FakePeer, bencode, bdecode  # noqa: E402
 
 
 class MagnetTest(XferTest):
@@ -84,74 +81,28 @@ class MagnetTest(XferTest):
         self.assertSameBytes(os.path.join(leecher.download_dir, 'real.bin'), data)
 
 
-class MetadataLiar:
+class MetadataLiar(FakePeer):
     """A peer that offers an info dict of the given size and serves random bytes."""
 
     def __init__(self, ip, ih, size):
-        self.ih, self.size, self.served, self.stop = ih, size, 0, False
-        self.srv = socket.socket()
-        self.srv.bind((ip, 0))
-        self.srv.listen(4)
-        self.srv.settimeout(0.3)
-        self.ip, self.port = self.srv.getsockname()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        self.ih, self.size, self.served = ih, size, 0
+        super().__init__(ip)
 
-    def close(self):
-        self.stop = True
-        self.thread.join(5)
-        self.srv.close()
-
-    def serve(self):
-        for _ in range(1000):
-            if self.stop:
-                return
-            try:
-                c, _ = self.srv.accept()
-            except socket.timeout:
-                continue
-            try:
-                self.talk(c)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def read(self, c, n):
-        b = b''
-        while len(b) < n:
-            x = c.recv(n - len(b))
-            if not x:
-                raise OSError('closed')
-            b += x
-        return b
-
-    def talk(self, c):
-        c.settimeout(5)
-        self.read(c, 68)
-        reserved = bytearray(8)
-        reserved[5] |= 0x10
-        c.sendall(bytes([19]) + b'BitTorrent protocol' + bytes(reserved) + self.ih +
-                  b'-XX0001-' + os.urandom(12))
-        ext = bencode({'m': {'ut_metadata': 2}, 'metadata_size': self.size})
-        c.sendall(struct.pack('>IBB', len(ext) + 2, 20, 0) + ext)
+    def handle(self, c):
+        self.handshake(c, self.ih)
+        self.send_ext(c, 0, bencode({'m': {'ut_metadata': 2}, 'metadata_size': self.size}))
         their = None
-        for _ in range(200):
-            if self.stop:
-                return
-            n, = struct.unpack('>I', self.read(c, 4))
-            body = self.read(c, n)
-            if body[:1] != b'\x14':
+        for mid, body in self.read_msgs(c):
+            if mid != 20:
                 continue
-            msg, end = bdecode(body[2:])
-            if body[1] == 0:
+            msg = bdecode(body[1:])
+            if body[0] == 0:
                 their = msg[b'm'].get(b'ut_metadata')
             elif msg.get(b'msg_type') == 0 and their:
                 piece = msg[b'piece']
                 chunk = os.urandom(min(16384, self.size - piece * 16384))
-                reply = bencode({'msg_type': 1, 'piece': piece, 'total_size': self.size})
-                c.sendall(struct.pack('>IBB', len(reply) + len(chunk) + 2, 20, their) +
-                          reply + chunk)
+                self.send_ext(c, their, bencode({'msg_type': 1, 'piece': piece,
+                                                 'total_size': self.size}), chunk)
                 self.served += 1
 
 

@@ -11,12 +11,11 @@ import os
 import socket
 import struct
 import subprocess
-import threading
 import time
 
-from xfer import MiB, XferTest, data_bytes, main, write_file, host_of  # sets up the path
+from xfer import XferTest, data_bytes, main, write_file, host_of  # sets up the path
 from p2ptest import P2PCTL, wait_until  # noqa: E402
-from test_dht import bencode, bdecode  # noqa: E402
+from rawpeer import FakePeer, bencode, bdecode  # noqa: E402
 
 NAMES = [
     'Big Buck Bunny 1080p.mkv', 'Sintel Trailer Dolby.mp4', 'Elephants Dream Soundtrack.flac',
@@ -168,7 +167,7 @@ def dht_values(nodes, key):
                               'a': {'id': b'\x42' * 20, 'info_hash': key}}), addr)
             for _ in range(5):
                 try:
-                    r = bdecode(s.recvfrom(65536)[0])[0]
+                    r = bdecode(s.recvfrom(65536)[0])
                 except socket.timeout:
                     break
                 if r.get(b't') == tid:
@@ -247,27 +246,17 @@ class ConnectedTest(XferTest):
                         'no search-abuse close in the log')
 
 
-class LyingPeer:
-    """Speaks just enough BitTorrent + BEP 10 to answer p2p_search, badly."""
+class LyingPeer(FakePeer):
+    """Answers p2p_search, badly: mode is fake (results that do not match the query),
+    malformed (not a valid answer) or oversized (200 results)."""
 
     def __init__(self, ip):
-        self.srv = socket.socket()
-        self.srv.bind((ip, 0))
-        self.srv.listen(16)
-        self.srv.settimeout(0.5)
-        self.ip, self.port = self.srv.getsockname()
         self.mode = 'fake'
         self.asked = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.stop = True
-        self.thread.join(5)
-        self.srv.close()
+        super().__init__(ip)
 
     def announce(self, nodes, word):
+        """Announces itself under the word key on every node, as a sharer would."""
         key = word_key(word)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((self.ip, 0))
@@ -279,7 +268,7 @@ class LyingPeer:
                               'a': {'id': myid, 'info_hash': key}}), addr)
             tok = None
             for _ in range(5):
-                r = bdecode(s.recvfrom(65536)[0])[0]
+                r = bdecode(s.recvfrom(65536)[0])
                 if r.get(b't') == b'g':
                     tok = r[b'r'][b'token']
                     break
@@ -288,62 +277,31 @@ class LyingPeer:
                                     'token': tok}}), addr)
         s.close()
 
-    def serve(self):
-        while not self.stop:
-            try:
-                c, _ = self.srv.accept()
-            except socket.timeout:
-                continue
-            try:
-                self.handle(c)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def recv_exact(self, c, n):
-        b = b''
-        while len(b) < n:
-            x = c.recv(n - len(b))
-            if not x:
-                raise OSError('closed')
-            b += x
-        return b
-
     def handle(self, c):
-        c.settimeout(3)
-        hs = self.recv_exact(c, 68)
-        reserved = bytearray(8)
-        reserved[5] |= 0x10
-        c.sendall(bytes([19]) + b'BitTorrent protocol' + bytes(reserved) + hs[28:48] +
-                  b'-XX0001-' + os.urandom(12))
-        ext = bencode({'m': {'p2p_search': 7}, 'v': 'liar'})
-        c.sendall(struct.pack('>IBB', len(ext) + 2, 20, 0) + ext)
+        self.handshake(c)
+        self.send_ext(c, 0, bencode({'m': {'p2p_search': 7}, 'v': 'liar'}))
         their = None
-        for _ in range(10):
-            n, = struct.unpack('>I', self.recv_exact(c, 4))
-            body = self.recv_exact(c, n)
-            if body[:2] == b'\x14\x00':
-                their = bdecode(body[2:])[0][b'm'][b'p2p_search']
-            elif body[:1] == b'\x14' and their is not None:
-                q = bdecode(body[2:])[0]
+        for mid, body in self.read_msgs(c, 10):
+            if mid != 20:
+                continue
+            if body[0] == 0:
+                their = bdecode(body[1:])[b'm'][b'p2p_search']
+            elif their is not None:
+                q = bdecode(body[1:])
                 self.asked += 1
-                self.answer(c, their, q[b't'])
+                self.send_ext(c, their, self.answer(q[b't']))
                 return
 
-    def answer(self, c, their, tid):
+    def answer(self, tid):
         if self.mode == 'fake':
-            # A result that does not match the query, and one for it with a made-up name.
-            payload = bencode({'r': [{'f': 1, 'h': os.urandom(20), 'l': 5, 'n': 'totally unrelated'},
-                                     {'f': 1, 'h': os.urandom(20), 'l': 5,
-                                      'n': 'Honest Marmalade Recipe.txt'[:5] + 'x'}],
-                               't': tid})
-        elif self.mode == 'malformed':
-            payload = b'd1:rli1ee1:ti' + str(tid).encode() + b'ee'
-        else:
-            payload = bencode({'r': [{'f': 1, 'h': os.urandom(20), 'l': 1, 'n': 'marmalade ' + 'x' * 200}
-                                     for _ in range(200)], 't': tid})
-        c.sendall(struct.pack('>IBB', len(payload) + 2, 20, their) + payload)
+            # One result that does not match the query, one with a made-up name.
+            return bencode({'r': [{'f': 1, 'h': os.urandom(20), 'l': 5, 'n': 'totally unrelated'},
+                                  {'f': 1, 'h': os.urandom(20), 'l': 5, 'n': 'Honesx'}],
+                            't': tid})
+        if self.mode == 'malformed':
+            return b'd1:rli1ee1:ti' + str(tid).encode() + b'ee'
+        return bencode({'r': [{'f': 1, 'h': os.urandom(20), 'l': 1, 'n': 'marmalade ' + 'x' * 200}
+                              for _ in range(200)], 't': tid})
 
 
 if __name__ == '__main__':
