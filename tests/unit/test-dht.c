@@ -68,6 +68,17 @@ mkaddr(struct netaddr *a, int a3, int a4)
 	ck_assert_int_eq(netaddr_parse(s, a, err, sizeof(err)), 0);
 }
 
+static int net_v6;	/* the network runs on IPv6 addresses (BEP 32); nothing is sent */
+
+static void
+mkaddr6(struct netaddr *a, int n)
+{
+	char s[64], err[64];
+
+	snprintf(s, sizeof(s), "[fd00::%x]:6881", n);
+	ck_assert_int_eq(netaddr_parse(s, a, err, sizeof(err)), 0);
+}
+
 static void
 net_init(int n)
 {
@@ -84,9 +95,12 @@ net_init(int n)
 	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(sha_random(id, sizeof(id)), 0);
 		cb.ctx = (void *)(intptr_t)i;
-		nodes[i] = dht_new(id, DHT_IPV4, &cb);
+		nodes[i] = dht_new(id, net_v6 ? DHT_IPV6 : DHT_IPV4, &cb);
 		ck_assert_ptr_nonnull(nodes[i]);
-		mkaddr(&addrs[i], 0, i + 1);
+		if (net_v6)
+			mkaddr6(&addrs[i], i + 1);
+		else
+			mkaddr(&addrs[i], 0, i + 1);
 	}
 }
 
@@ -397,6 +411,33 @@ START_TEST(test_forged_and_malformed)
 }
 END_TEST
 
+START_TEST(test_ipv6_network)
+{
+	double now = 1000;
+	uint8_t ih[KRPC_ID_LEN];
+	struct netaddr want;
+
+	net_v6 = 1;
+	net_init(30);
+	net_bootstrap(&now, 30);
+	for (int i = 0; i < nnodes; i++)
+		ck_assert_uint_ge(dht_node_count(nodes[i], NULL), 8);
+	ck_assert_int_eq(sha_random(ih, sizeof(ih)), 0);
+	ck_assert_int_eq(dht_search(nodes[4], ih, 6006, 60, now), 1);
+	for (int i = 0; i < 10; i++, now += 0.5)
+		net_run(now);
+	ck_assert_int_eq(dht_search(nodes[22], ih, 0, 60, now), 1);
+	for (int i = 0; i < 10; i++, now += 0.5)
+		net_run(now);
+	want = addrs[4];
+	netaddr_set_port(&want, 6006);
+	ck_assert_uint_ge(nfound[22], 1);
+	ck_assert(netaddr_equal(&found[22][0], &want));
+	net_free();
+	net_v6 = 0;
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -411,6 +452,7 @@ test_suite(void)
 	tcase_add_test(tc, test_rate_limited);
 	tcase_add_test(tc, test_no_amplification);
 	tcase_add_test(tc, test_forged_and_malformed);
+	tcase_add_test(tc, test_ipv6_network);
 	suite_add_tcase(s, tc);
 	return s;
 }
