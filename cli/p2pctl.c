@@ -1078,7 +1078,6 @@ cmd_get(struct ctl *c)
 {
 	const char *arg = c->pos[0];
 	static char idbuf[32];
-	static const char *idpos[1];
 	json_t *p, *t;
 	char *end;
 	long long n;
@@ -1104,8 +1103,7 @@ cmd_get(struct ctl *c)
 	/* The same display as `p2pctl wait ID`, on the torrent just added. */
 	snprintf(idbuf, sizeof(idbuf), "%lld", out_jint(t, "id"));
 	json_decref(t);
-	idpos[0] = idbuf;
-	c->pos = idpos;
+	c->pos[0] = idbuf;	/* get takes one positional: its slot now names the torrent */
 	c->npos = 1;
 	cmd_wait(c);
 }

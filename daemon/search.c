@@ -588,9 +588,10 @@ look_up_words(struct search *se, struct query *q)
 
 	/* Only distinctive words are announced, so only those are worth a lookup. */
 	for (size_t i = 0; i < n; i++) {
-		search_word_key(words[i], q->keys[q->nkeys]);
-		session_dht_lookup(se->s, q->keys[q->nkeys]);
-		q->nkeys++;
+		search_word_key(words[i], q->keys[i]);
+		/* Counted first: a lookup can report peers (from our own store) before it returns. */
+		q->nkeys = i + 1;
+		session_dht_lookup(se->s, q->keys[i]);
 	}
 }
 

@@ -86,12 +86,11 @@ class SearchTest(XferTest):
         res = searcher.call('search.results', {'search': r['search']})['results']
         self.assertEqual([h['name'] for h in res], ['Caminandes Llamigos.webm'])
         self.assertEqual(res[0]['sources'], 1)
-        # get N downloads it, bit-identical.
-        out = subprocess.run([P2PCTL, '-s', searcher.socket, '--json', 'get',
-                              str(res[0]['number'])], capture_output=True, timeout=20)
+        # get N --wait downloads it, bit-identical, and exits 0 when complete.
+        out = subprocess.run([P2PCTL, '-s', searcher.socket, 'get', '--wait',
+                              str(res[0]['number'])], capture_output=True, timeout=90)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
-        t = json.loads(out.stdout)
-        self.wait_done(searcher, t['id'], 60, what='download of a search result')
+        self.assertIn(b'complete', out.stdout)
         self.assertSameBytes(os.path.join(searcher.download_dir, 'Caminandes Llamigos.webm'),
                              datas['Caminandes Llamigos.webm'])
         # Exact name first, then the longer one; accents and case do not matter.
@@ -105,6 +104,15 @@ class SearchTest(XferTest):
         res, _ = self.search(searcher, 'sintel', local=True)
         got = {h['name']: h['origin'] for h in res['results']}
         self.assertEqual(got.get('Sintel Trailer Dolby.mp4'), 'seen', got)
+
+    def test_two_nodes(self):
+        """The searcher's own DHT node holds the sharer's announce (a lookup reports
+        it before it even sends a query): still found."""
+        a, b = self.network(2)
+        self.share_all([a], ['Solitary Walrus Sketchbook.pdf'])
+        self.wait_announced([a, b], ['walrus'])
+        res, _ = self.search(b, 'walrus', timeout=2)
+        self.assertEqual([h['name'] for h in res['results']], ['Solitary Walrus Sketchbook.pdf'])
 
     def test_answer_off_and_private(self):
         nodes = self.network(4, answer_off=(1,))
