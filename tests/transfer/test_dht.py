@@ -87,6 +87,19 @@ class DhtTest(XferTest):
         self.wait_done(nodes[4], lt['id'], 60, what='magnet over the IPv6 DHT')
         self.assertSameBytes(os.path.join(nodes[4].download_dir, 'over-v6.bin'), data)
 
+    def test_port_message_joins(self):
+        """BEP 5 PORT: two nodes with no bootstrap at all meet through a torrent
+        connection, and each puts the other's DHT node in its table."""
+        a = self.dht_node(2)
+        b = self.dht_node(3)
+        src = os.path.join(a.root, 'port.bin')
+        write_file(src, data_bytes(200000, 'port'))
+        _, meta = self.seed(a, src)
+        self.leech(b, meta, peers=[a.addr])
+        for d in (a, b):
+            wait_until(lambda: d.call('dht.status')['good']['ipv4'] >= 1, 10, 0.1,
+                       'the PORT message to add a node to the routing table')
+
     def test_dht_off(self):
         d = self.node(2, debug=False)
         st = d.call('dht.status')
