@@ -265,6 +265,21 @@ fd_budget(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * p2pd creates its state directory 0700, but one that already exists keeps
+ * its mode: say so once if others can enter it, since the database names
+ * every torrent and file.
+ */
+static void
+warn_open_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
+		log_warnx("state directory %s is open to other users (mode %03o); "
+		    "chmod 700 it", dir, (unsigned)(st.st_mode & 0777));
+}
+
 /* Runs on the loop: if the loop stalls, the pings stop and systemd restarts us. */
 static void
 watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -374,6 +389,7 @@ main(int argc, char **argv)
 	}
 	log_set_level(conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	warn_open_state_dir(conf.state_dir);
 	if (fd_budget(&conf, err, sizeof(err)) == -1) {
 		log_warnx("cannot start: %s", err);
 		fprintf(stderr, "p2pd: %s\n", err);

@@ -53,10 +53,11 @@ struct hit {
 };
 
 struct query {
+	ev_timer deadline_timer;	/* search.done exactly when the timeout passes */
+	struct search *se;
 	int64_t id;
 	char q[SEARCH_MAX_QUERY + 1];
 	uint32_t qid;
-	double deadline;
 	int running;
 	struct hit *hits;
 	size_t nhits;
@@ -201,6 +202,7 @@ finish(struct search *se, struct query *q)
 	if (!q->running)
 		return;
 	q->running = 0;
+	ev_timer_stop(session_loop(se->s), &q->deadline_timer);
 	session_event(se->s, CTL_EV_SEARCH_DONE, json_pack("{s:I, s:I, s:i, s:i, s:i}",
 	    "search", (json_int_t)q->id, "results", (json_int_t)q->nhits,
 	    "peers_asked", (int)q->nasked, "answers", (int)q->answers,
@@ -518,9 +520,16 @@ search_tick(struct search *se, double now)
 		session_dht_announce(se->s, se->keys[se->key_cursor]);
 		se->key_cursor = (se->key_cursor + 1) % se->nkeys;
 	}
-	for (int i = 0; i < KEEP_SEARCHES; i++)
-		if (se->queries[i].running && now >= se->queries[i].deadline)
-			finish(se, &se->queries[i]);
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct query *q = w->data;
+
+	(void)loop;
+	(void)revents;
+	finish(q->se, q);
 }
 
 static void
@@ -652,7 +661,10 @@ search_start(struct search *se, const char *query, int local, double timeout,
 		return res;
 	}
 	q->running = 1;
-	q->deadline = now_of(se) + timeout;
+	q->se = se;
+	ev_timer_init(&q->deadline_timer, deadline_cb, timeout, 0.);
+	q->deadline_timer.data = q;
+	ev_timer_start(session_loop(se->s), &q->deadline_timer);
 	json_object_set_new(res, "network", json_true());
 	json_object_set_new(res, "timeout", json_real(timeout));
 	ask_connected(se, q);
@@ -754,6 +766,9 @@ search_free(struct search *se)
 	if (se == NULL)
 		return;
 	ev_timer_stop(session_loop(se->s), &se->tick);
+	for (int i = 0; i < KEEP_SEARCHES; i++)
+		if (se->queries[i].running)
+			ev_timer_stop(session_loop(se->s), &se->queries[i].deadline_timer);
 	for (size_t i = 0; i < CONNS_MAX; i++)
 		search_conn_free(se->conns[i].c);
 	for (int i = 0; i < KEEP_SEARCHES; i++)

@@ -15,7 +15,7 @@ struct peer;
 /* answer: whether we answer other peers' searches (config search_answer). */
 struct search *search_new(struct session *s, int answer);
 void search_free(struct search *se);
-/* Keeps the word keys we announce up to date, ends searches past their deadline. */
+/* Keeps the word keys we announce up to date and announces them, a few a tick. */
 void search_tick(struct search *se, double now);
 
 /* A torrent was added, removed or changed state: the word keys are rebuilt soon. */

@@ -285,8 +285,12 @@ span_io(struct storage_reader *r, uint64_t off, uint8_t *p, size_t len, int writ
 			    f->path, strerror(errno));
 			return STORAGE_ERROR;
 		}
-		if (done == 0)
-			return STORAGE_MISSING;	/* shorter than the torrent says */
+		if (done == 0) {
+			/* Shorter than the torrent says: truncated underneath us. */
+			snprintf(err, errlen, "%s is shorter than the torrent says (no data at "
+			    "byte %llu)", f->path, (unsigned long long)foff);
+			return STORAGE_MISSING;
+		}
 		p += done;
 		off += (uint64_t)done;
 		len -= (size_t)done;

@@ -1052,9 +1052,14 @@ read_run(void *arg)
 	}
 	j->status = storage_read(r, (uint64_t)j->piece * j->tr->piece_length + j->off,
 	    j->data, j->len, j->err, sizeof(j->err));
-	if (j->status == STORAGE_MISSING)
+	if (j->status == STORAGE_MISSING) {
+		char why[sizeof(j->err)];
+
+		/* storage says which file and how (gone, or shorter than it was). */
+		snprintf(why, sizeof(why), "%s", j->err);
 		snprintf(j->err, sizeof(j->err), "data for piece %u is missing on disk "
-		    "(file deleted or truncated?)", j->piece);
+		    "(file deleted or truncated?): %s", j->piece, why);
+	}
 	storage_reader_free(r);
 }
 

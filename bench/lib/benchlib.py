@@ -340,13 +340,17 @@ class Rpc:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
+            answer = None
             for m in self._read_lines(left):
-                if m.get('id') == rid:
-                    if 'error' in m:
-                        raise BenchError('%s: %s' % (method, m['error']))
-                    return m['result']
-                if m.get('method') == 'event':
+                if answer is None and m.get('id') == rid:
+                    answer = m
+                elif m.get('method') == 'event':
+                    # Also those read in the same chunk after the answer: kept, not lost.
                     self.events.append(m['params'])
+            if answer is not None:
+                if 'error' in answer:
+                    raise BenchError('%s: %s' % (method, answer['error']))
+                return answer['result']
         raise BenchError('%s: no answer within %.0f s' % (method, timeout))
 
     def poll_events(self, timeout):

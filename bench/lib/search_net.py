@@ -279,8 +279,11 @@ def one_search(c, query, timeout):
             break
     if done is None:
         raise BenchError('search %r: no search.done within %.0f s' % (query, timeout + 10))
+    # Cross-check: a result the daemon holds as from the network but no event brought.
+    ranked = c.call('search.results', {'search': sid})['results']
+    lost = sorted({h['name'] for h in ranked if h['origin'] == 'network'} - set(found))
     return {'query': query, 'first': first, 'found': found, 'events': events, 'local': local,
-            'start_rtt': t_ans, 'done': done}
+            'start_rtt': t_ans, 'done': done, 'lost': lost}
 
 
 def ctl_search(p2pctl, node, word, timeout):
@@ -452,16 +455,16 @@ def main():
             r['all_expected'] = max(hit) if p['expect'] and len(hit) == len(p['expect']) else None
             res.append(r)
             d = r['done']
+            note = ('MISSED %r ' % sorted(p['expect'] - got) if not r['ok'] else '') + \
+                ('EXTRA %r ' % r['extra'] if r['extra'] else '') + \
+                ('NO EVENT FOR %r' % r['lost'] if r['lost'] else '')
             print('search %2d %-14s %-26r first result %7s ms, all expected %7s ms, '
                   '%d/%d expected found, %d results (%d events, %d local), peers asked %d, '
                   'answers %d, dropped %d, done at %.2f s%s'
                   % (i + 1, '[%s]' % p['cls'], p['query'], fmt_ms(r['first']),
                      fmt_ms(r['all_expected']), len(got & p['expect']), len(p['expect']),
                      len(got), r['events'], r['local'], d['peers_asked'], d['answers'],
-                     d['dropped'], d['at'], '' if r['ok'] and not r['extra'] else
-                     '  <-- %s%s' % ('MISSED ' + repr(sorted(p['expect'] - got))
-                                     if not r['ok'] else '',
-                                     ' EXTRA %r' % r['extra'] if r['extra'] else '')))
+                     d['dropped'], d['at'], '  <-- ' + note if note else ''))
         c.close()
         limited = sum(n.dht()['traffic']['rate_limited'] for n in nodes) - limited0
 
@@ -527,6 +530,8 @@ def main():
               'dropped (in search.done): %d'
               % (len(extra), sum(len(r['unknown']) for r in res),
                  sum(r['done']['dropped'] for r in res)))
+        print('  network results in search.results that no search.result event brought: %d'
+              % sum(len(r['lost']) for r in res))
         print('  search.start answer (local part) (ms): median %s  max %s;  peers asked per '
               'search median %s, answers median %s'
               % (fmt_ms(pct([r['start_rtt'] for r in res], 50)),

@@ -474,7 +474,9 @@ class HostilePeers(unittest.TestCase):
         undecided = set(range(STORM))
         _, early = self.outcome(socks, undecided, 1.0)
         self.assertGreater(early, 0, 'X refused none of 1000 connections')
-        _, late = self.outcome(socks, undecided, 20.0)
+        # Generous: under load some SYNs overflow X's listen backlog (128) and the
+        # kernel retries them for up to 31 s; each then waits out its 10 s.
+        _, late = self.outcome(socks, undecided, 60.0)
         took = time.monotonic() - t0
         print('silent storm: %d closed at once, %d later (all by %.1f s), %d still open'
               % (early, late, took, len(undecided)))

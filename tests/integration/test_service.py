@@ -81,6 +81,14 @@ class SocketAndDirsTest(DaemonTest):
                 self.assertEqual(stat.S_IMODE(os.stat(p).st_mode) & 0o077, 0,
                                  '%s is open to others: %o' % (name, os.stat(p).st_mode))
 
+    def test_open_state_directory_is_reported(self):
+        d = self.daemon(start=False)
+        os.makedirs(d.state_dir)
+        os.chmod(d.state_dir, 0o755)
+        d.start()
+        self.assertIn('state directory %s is open to other users (mode 755)' % d.state_dir,
+                      d.log_text())
+
     def test_socket_path_that_is_a_symlink_is_refused(self):
         d = self.daemon(start=False)
         target = os.path.join(d.root, 'elsewhere.sock')
