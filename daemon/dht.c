@@ -33,7 +33,8 @@
 #define RATE_SLOTS 1024		/* per-address query limiter, hashed */
 #define RATE_PER_SEC 5.0	/* queries per second per address (libtorrent's figure) */
 #define RATE_BURST 10.0
-#define HISTORY 512		/* when each recent lookup started */
+#define HISTORY 16384		/* when each recent lookup started: more than max torrents */
+#define HISTORY_PROBES 8
 #define AMPLIFY 4		/* replies to unverified addresses stay within 4x the query */
 #define SELF_LOOKUP_SPARSE 15.0	/* table below K nodes: look ourselves up this often */
 #define SELF_LOOKUP_FULL 900.0
@@ -426,27 +427,40 @@ search_add(struct search *s, const uint8_t *self, const uint8_t id[KRPC_ID_LEN],
 	return 1;
 }
 
+/*
+ * When each recent lookup started, hashed on its target (ids are uniform) and
+ * probed a few slots: the daemon asks about every torrent every second, so this
+ * must not cost a scan. A full neighbourhood gives up its oldest entry.
+ */
+static struct history *
+history_slot(struct dht *d, const uint8_t target[KRPC_ID_LEN], int fam, int create)
+{
+	uint32_t h = ((uint32_t)target[0] << 24 | (uint32_t)target[1] << 16 |
+	    (uint32_t)target[2] << 8 | target[3]) ^ (uint32_t)fam;
+	struct history *oldest = NULL;
+
+	for (int k = 0; k < HISTORY_PROBES; k++) {
+		struct history *e = &d->history[(h + (uint32_t)k) % HISTORY];
+
+		if (e->at > 0 && e->fam == fam && memcmp(e->target, target, KRPC_ID_LEN) == 0)
+			return e;
+		if (oldest == NULL || e->at < oldest->at)
+			oldest = e;
+	}
+	return create ? oldest : NULL;
+}
+
 static struct history *
 history_find(struct dht *d, const uint8_t target[KRPC_ID_LEN], int fam)
 {
-	for (int i = 0; i < HISTORY; i++)
-		if (d->history[i].at > 0 && d->history[i].fam == fam &&
-		    memcmp(d->history[i].target, target, KRPC_ID_LEN) == 0)
-			return &d->history[i];
-	return NULL;
+	return history_slot(d, target, fam, 0);
 }
 
 static void
 history_note(struct dht *d, const uint8_t target[KRPC_ID_LEN], int fam, double now)
 {
-	struct history *h = history_find(d, target, fam);
+	struct history *h = history_slot(d, target, fam, 1);
 
-	if (h == NULL) {
-		h = &d->history[0];
-		for (int i = 1; i < HISTORY && h->at > 0; i++)
-			if (d->history[i].at < h->at)
-				h = &d->history[i];
-	}
 	memcpy(h->target, target, KRPC_ID_LEN);
 	h->fam = fam;
 	h->at = now;

@@ -35,6 +35,7 @@
 #define KEYS_MAX 4096		/* word keys we announce */
 #define KEYWORDS_PER_TORRENT 8	/* issue 5: at most 8 words per torrent on the DHT */
 #define KEYS_EVERY 60.0
+#define KEYS_SOON 1.0		/* after a change, at most this often */
 #define ANNOUNCES_PER_TICK 2
 #define LOCAL_MAX 50
 #define RATE_SLOTS 256
@@ -90,6 +91,7 @@ struct search {
 	size_t nkeys;
 	size_t key_cursor;
 	double keys_at;
+	int keys_dirty;		/* torrents changed since keys_at */
 	struct rate rate[RATE_SLOTS];
 	struct conn_ref conns[CONNS_MAX];
 	size_t nincoming;
@@ -512,9 +514,12 @@ search_key_known(const struct search *se, const uint8_t key[20])
 void
 search_tick(struct search *se, double now)
 {
-	if (se->answer && (now - se->keys_at >= KEYS_EVERY || se->keys_at == 0)) {
+	/* A burst of changes (a hundred torrents added) rebuilds once, not a hundred times. */
+	if (se->answer && (now - se->keys_at >= KEYS_EVERY ||
+	    (se->keys_dirty && now - se->keys_at >= KEYS_SOON))) {
 		keys_rebuild(se);
 		se->keys_at = now;
+		se->keys_dirty = 0;
 	}
 	for (int i = 0; i < ANNOUNCES_PER_TICK && se->nkeys > 0; i++) {
 		session_dht_announce(se->s, se->keys[se->key_cursor]);
@@ -542,7 +547,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 search_torrents_changed(struct search *se)
 {
-	se->keys_at = 0;
+	se->keys_dirty = 1;
 }
 
 /* --- starting a search --- */
