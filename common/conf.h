@@ -42,6 +42,9 @@ struct conf {
 	int max_open_files;		/* soft RLIMIT_NOFILE; 0: the hard limit */
 };
 
+/* File descriptors kept back from peers: database, logs, listeners, disk jobs. */
+#define CONF_FD_RESERVE 64
+
 /* "512", "500K", "10M", "1GiB" (binary multiples) into bytes; 0 or -1. */
 int conf_parse_size(const char *s, uint64_t *out);
 

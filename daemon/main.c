@@ -215,7 +215,6 @@ sig_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
  * reserve a flood of peers would make every disk read fail with EMFILE and
  * put healthy torrents into the error state.
  */
-#define FD_RESERVE 64
 #define FD_CEILING 1048576	/* Linux's default nr_open: a soft limit can't pass it */
 
 /*
@@ -249,11 +248,11 @@ fd_budget(struct conf *c, char *err, size_t errlen)
 		else
 			rl.rlim_cur = want;
 	}
-	avail = (long)rl.rlim_cur - FD_RESERVE - c->control_max_clients;
+	avail = (long)rl.rlim_cur - CONF_FD_RESERVE - c->control_max_clients;
 	if (avail < 8) {
 		snprintf(err, errlen, "max_open_files: %llu file descriptors leave no room for "
 		    "peers; p2pd needs control_max_clients (%d) + %d + at least 8",
-		    (unsigned long long)rl.rlim_cur, c->control_max_clients, FD_RESERVE);
+		    (unsigned long long)rl.rlim_cur, c->control_max_clients, CONF_FD_RESERVE);
 		return -1;
 	}
 	if (c->max_connections > avail) {

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,6 +242,19 @@ setting_parse(const struct setting_def *d, json_t *v, int *out, char *err, size_
 	return 0;
 }
 
+/* Peer connections that fit in the open-file limit main() set (max_open_files). */
+static int
+conn_cap(const struct session *s)
+{
+	struct rlimit rl;
+	long cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return INT_MAX;
+	cap = (long)rl.rlim_cur - CONF_FD_RESERVE - s->conf.control_max_clients;
+	return cap < 8 ? 8 : cap > INT_MAX ? INT_MAX : (int)cap;
+}
+
 /* Config values first; values set at run time (kept in the database) win. */
 static void
 settings_load(struct session *s)
@@ -257,6 +272,11 @@ settings_load(struct session *s)
 			log_warnx("session: ignoring stored setting: %s", err);
 		json_decref(j);
 		free(v);
+	}
+	if (s->settings[SETTING_MAX_CONN] > conn_cap(s)) {
+		log_notice("session: max_connections lowered from %d to %d to fit the open-file "
+		    "limit (max_open_files)", s->settings[SETTING_MAX_CONN], conn_cap(s));
+		s->settings[SETTING_MAX_CONN] = conn_cap(s);
 	}
 }
 
@@ -828,6 +848,12 @@ session_setting_set(struct session *s, const char *key, json_t *value, char *err
 			continue;
 		if (setting_parse(d, value, &v, err, errlen) == -1)
 			return -1;
+		if (i == SETTING_MAX_CONN && v > conn_cap(s)) {
+			snprintf(err, errlen, "max_connections: at most %d connections fit in the "
+			    "open-file limit; raise max_open_files (p2pd.conf) to allow more",
+			    conn_cap(s));
+			return -1;
+		}
 		snprintf(text, sizeof(text), "%d", v);
 		if (store_setting_set(s->store, d->name, text) == -1) {
 			snprintf(err, errlen, "cannot store the setting: %s", store_errmsg(s->store));

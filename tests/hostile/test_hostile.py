@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 
 import p2ptest  # noqa: E402
 from p2ptest import Daemon, make_torrent, read_file, share, wait_until  # noqa: E402
-from xfer import KiB, MiB, data_bytes, host_of, ip  # noqa: E402
+from xfer import KiB, data_bytes, host_of, ip  # noqa: E402
 from hostile_peer import (BITFIELD, CANCEL, HAVE, INTERESTED, PIECE, REQUEST,  # noqa: E402
                           RESERVED_FAST, UNCHOKE, RawPeer, handshake_bytes, open_fds,
                           raise_nofile, rss_kib)
@@ -471,22 +471,23 @@ class HostilePeers(unittest.TestCase):
         print('silent storm: X reports %d peers, %d fds, RSS %d KiB after 2 s'
               % (st['peers'], open_fds(e.x.pid), rss_kib(e.x.pid)))
         self.assertLessEqual(st['peers'], 500, 'more peers than max_connections')
-        undecided = set(range(STORM))
-        _, early = self.outcome(socks, undecided, 1.0)
-        self.assertGreater(early, 0, 'X refused none of 1000 connections')
-        # Generous: under load some SYNs overflow X's listen backlog (128) and the
-        # kernel retries them for up to 31 s; each then waits out its 10 s.
-        _, late = self.outcome(socks, undecided, 60.0)
+        self.assertIn('max_connections (500) reached', e.x.log_text(),
+                      'X refused none of 1000 connections')
+        # X's side: every connection it took is gone after its handshake timeout.
+        wait_until(lambda: e.x.call('session.status')['peers'] <= b['peers'], 30, 0.2,
+                   'X to drop the silent connections')
         took = time.monotonic() - t0
-        print('silent storm: %d closed at once, %d later (all by %.1f s), %d still open'
-              % (early, late, took, len(undecided)))
-        self.assertEqual(len(undecided), 0, '%d silent connections still open after %.0f s'
-                         % (len(undecided), took))
         self.assertIn('closed reason=handshake-timeout', e.x.log_text())
+        undecided = set(range(STORM))
+        _, closed = self.outcome(socks, undecided, 2.0)
+        # The rest never reached X: a burst over the listen backlog (128) is
+        # answered with SYN cookies, and a client that then sends nothing is
+        # never told its connection was dropped. Nothing of it is held in X.
+        print('silent storm: X back to %d peers after %.1f s; %d connections closed by X, '
+              '%d left half-open on our side by the kernel'
+              % (b['peers'], took, closed, len(undecided)))
         for s in socks:
             s.close()
-        wait_until(lambda: e.x.call('session.status')['peers'] <= b['peers'], 30,
-                   0.2, 'X to let go of the storm connections')
         self.after('1000 silent connections at once', b, [])
 
     def test_14_thousand_handshakes(self):

@@ -9,6 +9,7 @@ the key, so the user knows what to raise."""
 
 import base64
 import os
+import subprocess
 import socket
 import time
 
@@ -129,14 +130,19 @@ class ResourceLimitTest(XferTest):
         self.assertNotIn('Too many open files', d.log_text())
 
     def test_out_of_descriptors_pauses_accepting(self):
-        """max_connections raised at run time past what max_open_files allows: the
-        descriptors do run out. The daemon must not spin on its listening sockets
-        (accept fails with EMFILE while the connection stays queued), and must
-        answer again once descriptors are free."""
+        """The open-file limit cut under the daemon's feet (prlimit), so descriptors do
+        run out. The daemon must not spin on its listening sockets (accept fails with
+        EMFILE while the connection stays queued), and must answer again once
+        descriptors are free. (max_connections itself can no longer be set past what
+        max_open_files allows: session.set refuses it.)"""
         d = self.limited(2, 'max_open_files = 100\ncontrol_max_clients = 10\n'
                             'max_connections_per_ip = 1000\n')
-        d.call('session.set', {'key': 'max_connections', 'value': 1000})
+        e = d.error('session.set', {'key': 'max_connections', 'value': 1000})
+        self.assertIn('raise max_open_files', e['message'])
         d.call('torrent.add', {'magnet': 'd' * 40})
+        open_now = len(os.listdir('/proc/%d/fd' % d.pid))
+        subprocess.run(['prlimit', '--pid', str(d.pid), '--nofile=%d:%d' % (open_now + 4, 100)],
+                       check=True, timeout=10)
         socks = open_peers(d.addr, 'd' * 40, 150)
         self.addCleanup(lambda: [s.close() for s in socks])
         wait_until(lambda: 'listener: out of file descriptors' in d.log_text(), 10,
