@@ -204,7 +204,10 @@ class LsdTest(XferTest):
         self.assertEqual({p for _, p, _, _ in seen}, {int(seeder.addr.rsplit(':', 1)[1])})
         self.assertEqual(len({c for _, _, _, c in seen}), 1, 'one cookie per daemon: %r'
                          % seen)
-        self.assertIn(ih, sniff.hashes_from(leecher.ip))
+        # The leecher announces the torrent too (a fast download can beat its first
+        # announce, at most one datagram a second).
+        wait_until(lambda: ih in sniff.hashes_from(leecher.ip), 10, 0.1,
+                   "the leecher's own announce")
         # Its own announces came back to each daemon too, and were not taken for a peer.
         for d in (seeder, leecher):
             self.assertNotIn('found peer %s' % d.addr, d.all_logs().decode('utf-8', 'replace'))

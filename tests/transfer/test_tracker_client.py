@@ -497,8 +497,10 @@ class TrackerClientTest(XferTest):
             tid = self.leech(d, meta)['id']
             self.wait_done(d, tid, 60, what='download with peers from an HTTPS tracker')
             self.assertSameBytes(os.path.join(d.download_dir, 'over-tls.bin'), data)
-            tr = trackers(d, tid)
-            self.assertEqual((tr[0]['url'], tr[0]['status']), (url, 'working'), tr)
+            # completion sends "completed": wait for that announce to be answered too
+            tr = wait_until(lambda: (lambda t: t[0]['status'] == 'working' and t)(
+                trackers(d, tid)), 15, 0.1, 'the HTTPS tracker to be working')
+            self.assertEqual(tr[0]['url'], url, tr)
             self.assertIn('started', answers)
         with self.subTest('without the CA: refused, clearly'):
             d2 = self.node(5, config='tracker_timeout = 3\n')
