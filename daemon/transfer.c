@@ -34,6 +34,7 @@
 #define MAX_UPLOAD_QUEUE 2000	/* we advertise reqq 2000; more is a flood */
 #define MAX_UNREQUESTED 64	/* blocks never requested, tolerated before a drop */
 #define CANCEL_MEMORY 512	/* cancels remembered per peer: their blocks may still come */
+#define REJECT_BACKLOG (64u * 1024)	/* unsent output past which a choked requester is dropped */
 #define KNOWN_PEERS 50		/* addresses from peer.add redialled while downloading */
 #define REDIAL_EVERY 30.0
 #define PEX_FIRST 2.0		/* seconds after a connection before its first ut_pex */
@@ -1209,7 +1210,15 @@ transfer_peer_request(struct transfer *tr, struct peer *p, uint32_t piece, uint3
 		return;
 	}
 	if (peer_am_choking(p)) {
-		/* It may have sent this before our choke arrived: not an offence. */
+		/*
+		 * It may have sent this before our choke arrived: not an offence. But
+		 * rejects piling up unread mean it floods and doesn't read: drop it
+		 * before 500 such peers hold 8 MiB each.
+		 */
+		if (peer_send_queued(p) > REJECT_BACKLOG) {
+			peer_close(p, "request-flood");
+			return;
+		}
 		peer_send_reject(p, piece, begin, len);
 		return;
 	}
