@@ -490,8 +490,12 @@ send_intro(struct peer *p)
 	eh.ut_metadata = OUR_UT_METADATA;
 	if (session_pex_enabled(p->s) && !is_private(p))
 		eh.ut_pex = OUR_UT_PEX;
-	/* Searches ride on any connection: answers to ours, and others' queries if we answer. */
-	eh.p2p_search = SEARCH_EXT_ID;
+	/*
+	 * Searches ride on any public torrent's connection: answers to ours, and
+	 * others' queries if we answer. A private swarm's peers learn nothing else.
+	 */
+	if (!is_private(p))
+		eh.p2p_search = SEARCH_EXT_ID;
 	if (info_of(p) != NULL)
 		eh.metadata_size = (int64_t)info_of(p)->info_len;
 	buf_init(&b, 4096);
@@ -558,7 +562,7 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 		handle_pex(p, m);
 		return p->dead ? -1 : 0;
 	}
-	if (m->ext_id == SEARCH_EXT_ID)
+	if (m->ext_id == SEARCH_EXT_ID && !is_private(p))
 		return handle_search(p, m);
 	if (m->ext_id != 0)
 		return 0;	/* not one we registered: ignored, per BEP 10 */
@@ -571,7 +575,7 @@ handle_ext(struct peer *p, const struct wire_msg *m)
 	if (eh.reqq > 0)
 		p->reqq = eh.reqq < 2000 ? eh.reqq : 2000;
 	p->their_ut_metadata = eh.ut_metadata;
-	p->their_p2p_search = eh.p2p_search;
+	p->their_p2p_search = is_private(p) ? 0 : eh.p2p_search;
 	p->their_ut_pex = session_pex_enabled(p->s) && !is_private(p) ? eh.ut_pex : 0;
 	p->listen_port = eh.port;
 	if (eh.client[0])
