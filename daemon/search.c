@@ -304,7 +304,8 @@ dial(struct search *se, struct query *q, const uint8_t key[20], const struct net
 void
 search_dht_peer(struct search *se, const uint8_t key[20], const struct netaddr *a)
 {
-	for (int i = 0; i < KEEP_SEARCHES; i++) {
+	/* NULL while the session is being built or torn down. */
+	for (int i = 0; se != NULL && i < KEEP_SEARCHES; i++) {
 		struct query *q = &se->queries[i];
 
 		if (!q->running)
@@ -507,7 +508,7 @@ keys_rebuild(struct search *se)
 int
 search_key_known(const struct search *se, const uint8_t key[20])
 {
-	return se->answer && se->nkeys > 0 &&
+	return se != NULL && se->answer && se->nkeys > 0 &&
 	    bsearch(key, se->keys, se->nkeys, 20, key_cmp) != NULL;
 }
 

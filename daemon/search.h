@@ -20,7 +20,7 @@ void search_tick(struct search *se, double now);
 
 /* A torrent was added, removed or changed state: the word keys are rebuilt soon. */
 void search_torrents_changed(struct search *se);
-/* 1 if key is a word key we announce: an incoming handshake naming it is a search. */
+/* 1 if key is a word key we announce: an incoming handshake naming it is a search (se may be NULL). */
 int search_key_known(const struct search *se, const uint8_t key[20]);
 /* Takes over such a connection (fd and the bytes already read); 0, or -1 to refuse it. */
 int search_accept(struct search *se, int fd, const struct netaddr *from, const uint8_t *in,
