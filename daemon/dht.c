@@ -1,7 +1,6 @@
 /* dht.c: a BEP 5 DHT node (routing table, lookups, peer store, tokens); no I/O of its own. */
 #include "dht.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,6 +9,7 @@
 #include "buf.h"
 #include "log.h"
 #include "netaddr.h"
+#include "ratelimit.h"
 #include "sha.h"
 
 #define K 8			/* bucket size and replication factor (BEP 5) */
@@ -103,11 +103,6 @@ struct sentry {
 	int n;
 };
 
-struct rate {
-	uint8_t ip[16];
-	double tokens;
-	double last;
-};
 
 struct history {
 	uint8_t target[KRPC_ID_LEN];
@@ -132,7 +127,7 @@ struct dht {
 	struct search searches[MAX_SEARCHES];
 	uint32_t search_gen;
 	struct sentry *store[STORE_HASHES];
-	struct rate rate[RATE_SLOTS];
+	struct addr_bucket rate[RATE_SLOTS];
 	struct history history[HISTORY];
 	uint8_t secret[SECRET_LEN], old_secret[SECRET_LEN];
 	double secret_at;
@@ -760,28 +755,9 @@ secret_rotate(struct dht *d, double now)
 /* --- answering queries --- */
 
 static int
-rate_allow(struct dht *d, const struct netaddr *a, double now)
+query_allowed(struct dht *d, const struct netaddr *from, double now)
 {
-	uint8_t c[18] = { 0 };
-	int len = netaddr_to_compact(a, c, sizeof(c));
-	size_t iplen = len == 18 ? 16 : 4;
-	uint32_t h = 2166136261u;
-	struct rate *r;
-
-	for (size_t i = 0; i < iplen; i++)
-		h = (h ^ c[i]) * 16777619u;
-	r = &d->rate[h % RATE_SLOTS];
-	if (r->last == 0 || memcmp(r->ip, c, 16) != 0) {
-		memcpy(r->ip, c, 16);
-		r->tokens = RATE_BURST;
-		r->last = now;
-	}
-	r->tokens = fmin(RATE_BURST, r->tokens + (now - r->last) * RATE_PER_SEC);
-	r->last = now;
-	if (r->tokens < 1.0)
-		return 0;
-	r->tokens -= 1.0;
-	return 1;
+	return ratelimit_addr_allow(d->rate, RATE_SLOTS, from, RATE_PER_SEC, RATE_BURST, now);
 }
 
 static void
@@ -923,12 +899,12 @@ dht_input(struct dht *d, const struct netaddr *from, const uint8_t *p, size_t le
 		d->st.malformed++;
 		log_debug("dht: dropped a datagram: %s", err);
 		/* A query we could not read still gets an error, so honest nodes learn why. */
-		if (m->type == KRPC_QUERY && m->tid_len > 0 && rate_allow(d, from, now))
+		if (m->type == KRPC_QUERY && m->tid_len > 0 && query_allowed(d, from, now))
 			reply_error(d, from, m, KRPC_ERR_PROTOCOL, "malformed query");
 		return;
 	}
 	if (m->type == KRPC_QUERY) {
-		if (!rate_allow(d, from, now)) {
+		if (!query_allowed(d, from, now)) {
 			d->st.rate_limited++;
 			return;
 		}

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "netaddr.h"
+
 static double
 burst_of(uint64_t rate)
 {
@@ -148,4 +150,33 @@ rate_meter_rate(struct rate_meter *m, double now)
 	if (span < 1)
 		span = 1;
 	return (double)sum / span;
+}
+
+int
+ratelimit_addr_allow(struct addr_bucket *table, size_t nslots, const struct netaddr *a,
+    double per_sec, double burst, double now)
+{
+	uint8_t c[18], ip[16] = { 0 };
+	int len = netaddr_to_compact(a, c, sizeof(c));
+	size_t iplen = len == 18 ? 16 : 4;
+	uint32_t h = 2166136261u;	/* FNV-1a over the IP */
+	struct addr_bucket *r;
+
+	if (len < 0)
+		return 0;
+	memcpy(ip, c, iplen);
+	for (size_t i = 0; i < iplen; i++)
+		h = (h ^ ip[i]) * 16777619u;
+	r = &table[h % nslots];
+	if (r->last == 0 || memcmp(r->ip, ip, sizeof(ip)) != 0) {
+		memcpy(r->ip, ip, sizeof(ip));
+		r->tokens = burst;
+		r->last = now;
+	}
+	r->tokens = fmin(burst, r->tokens + (now - r->last) * per_sec);
+	r->last = now;
+	if (r->tokens < 1.0)
+		return 0;
+	r->tokens -= 1.0;
+	return 1;
 }

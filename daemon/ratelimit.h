@@ -2,6 +2,7 @@
 #ifndef P2P_RATELIMIT_H
 #define P2P_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One block: a limit never makes a 16 KiB block wait for a second bucket. */
@@ -40,6 +41,24 @@ struct rate_meter {
 	double start;		/* first add, so a young meter is not diluted */
 	int started;
 };
+
+/*
+ * Per-address limits on queries (DHT, search): a fixed table of token
+ * buckets, one per slot, chosen by a hash of the IP (never the port, which a
+ * sender picks freely). An address landing on a slot another one holds takes
+ * it over with a full bucket: memory stays bounded. A zeroed table is empty.
+ */
+struct addr_bucket {
+	uint8_t ip[16];		/* IPv4 in the first 4 bytes, the rest zero */
+	double tokens;
+	double last;		/* 0: never used */
+};
+
+struct netaddr;
+
+/* 1 and a token spent if a may send one more (per_sec refill, up to burst), else 0. */
+int ratelimit_addr_allow(struct addr_bucket *table, size_t nslots, const struct netaddr *a,
+    double per_sec, double burst, double now);
 
 void rate_meter_init(struct rate_meter *m);
 void rate_meter_add(struct rate_meter *m, uint64_t bytes, double now);

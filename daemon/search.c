@@ -1,7 +1,6 @@
 /* search.c: finding files by name: the local index, connected peers, and peers found by DHT word keys. */
 #include "search.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "metainfo.h"
 #include "netaddr.h"
 #include "peer.h"
+#include "ratelimit.h"
 #include "rpc.h"
 #include "search_conn.h"
 #include "search_msg.h"
@@ -76,11 +76,6 @@ struct conn_ref {
 	int64_t query;		/* 0 for an incoming connection */
 };
 
-struct rate {
-	uint8_t ip[16];
-	double tokens;
-	double last;
-};
 
 struct search {
 	struct session *s;
@@ -92,7 +87,7 @@ struct search {
 	size_t key_cursor;
 	double keys_at;
 	int keys_dirty;		/* torrents changed since keys_at */
-	struct rate rate[RATE_SLOTS];
+	struct addr_bucket rate[RATE_SLOTS];
 	struct conn_ref conns[CONNS_MAX];
 	size_t nincoming;
 	ev_timer tick;
@@ -337,32 +332,6 @@ search_accept(struct search *se, int fd, const struct netaddr *from, const uint8
 
 /* --- answering --- */
 
-static int
-rate_allow(struct search *se, const struct netaddr *a)
-{
-	uint8_t c[18] = { 0 };
-	int len = netaddr_to_compact(a, c, sizeof(c));
-	size_t iplen = len == 18 ? 16 : 4;
-	uint32_t h = 2166136261u;
-	double now = now_of(se);
-	struct rate *r;
-
-	for (size_t i = 0; i < iplen; i++)
-		h = (h ^ c[i]) * 16777619u;
-	r = &se->rate[h % RATE_SLOTS];
-	if (r->last == 0 || memcmp(r->ip, c, 16) != 0) {
-		memcpy(r->ip, c, 16);
-		r->tokens = QUERIES_PER_MINUTE;
-		r->last = now;
-	}
-	r->tokens = fmin(QUERIES_PER_MINUTE, r->tokens + (now - r->last) * QUERIES_PER_MINUTE / 60.0);
-	r->last = now;
-	if (r->tokens < 1.0)
-		return 0;
-	r->tokens -= 1.0;
-	return 1;
-}
-
 /* What we really share and let be found: complete, public, not excluded. */
 static int
 answerable(struct torrent *t)
@@ -402,7 +371,8 @@ answer_query(struct search *se, const struct netaddr *from, const struct search_
 
 	if (!se->answer)
 		return -1;
-	if (!rate_allow(se, from)) {
+	if (!ratelimit_addr_allow(se->rate, RATE_SLOTS, from, QUERIES_PER_MINUTE / 60.0,
+	    QUERIES_PER_MINUTE, now_of(se))) {
 		char txt[NETADDR_STRLEN];
 
 		log_info("search: %s asks more than %d times a minute: dropped",

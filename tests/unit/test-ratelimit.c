@@ -4,6 +4,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "netaddr.h"
 
 /* Takes want bytes every step seconds from t0 to t1; returns the bytes granted. */
 static uint64_t
@@ -181,6 +185,61 @@ START_TEST(test_meter_decay)
 }
 END_TEST
 
+static struct netaddr
+addr(const char *s)
+{
+	struct netaddr a;
+	char err[64];
+
+	ck_assert_int_eq(netaddr_parse(s, &a, err, sizeof(err)), 0);
+	return a;
+}
+
+START_TEST(test_addr_burst_then_rate)
+{
+	static struct addr_bucket t[64];
+	struct netaddr a = addr("192.0.2.1:6881");
+	int ok = 0;
+
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 100; i++)
+		ok += ratelimit_addr_allow(t, 64, &a, 5, 10, 1000);
+	ck_assert_int_eq(ok, 10);
+	ok = 0;
+	for (int i = 0; i < 100; i++)
+		ok += ratelimit_addr_allow(t, 64, &a, 5, 10, 1001);
+	ck_assert_int_eq(ok, 5);
+}
+END_TEST
+
+/* A flooder that changes its source port is still the same address. */
+START_TEST(test_addr_port_does_not_matter)
+{
+	static struct addr_bucket t[64];
+	char s[32];
+	int ok = 0;
+
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 100; i++) {
+		struct netaddr a;
+
+		snprintf(s, sizeof(s), "192.0.2.1:%d", 1000 + i);
+		a = addr(s);
+		ok += ratelimit_addr_allow(t, 64, &a, 5, 10, 1000);
+	}
+	ck_assert_int_eq(ok, 10);
+	ok = 0;
+	for (int i = 0; i < 100; i++) {
+		struct netaddr a;
+
+		snprintf(s, sizeof(s), "[2001:db8::1]:%d", 1000 + i);
+		a = addr(s);
+		ok += ratelimit_addr_allow(t, 64, &a, 5, 10, 1000);
+	}
+	ck_assert_int_eq(ok, 10);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -196,6 +255,8 @@ test_suite(void)
 	tcase_add_test(tc, test_meter_accuracy);
 	tcase_add_test(tc, test_meter_young);
 	tcase_add_test(tc, test_meter_decay);
+	tcase_add_test(tc, test_addr_burst_then_rate);
+	tcase_add_test(tc, test_addr_port_does_not_matter);
 	suite_add_tcase(s, tc);
 	return s;
 }
